@@ -1,0 +1,66 @@
+"""forgeml: a self-hosted machine-learning workspace.
+
+The public SDK surface. Heavy modules load on first use, so `import forgeml` stays cheap.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from forgeml.client import MLClient
+    from forgeml.core.errors import (
+        ConflictError,
+        ForbiddenError,
+        ForgemlError,
+        NotFoundError,
+        SpecError,
+        UserError,
+    )
+    from forgeml.core.specs import (
+        CommandComponent,
+        Data,
+        Environment,
+        LocalCompute,
+        Model,
+        load_component,
+        load_compute,
+        load_data,
+        load_environment,
+        load_model,
+    )
+    from forgeml.core.types import AssetTypes
+
+_EXPORTS = {
+    "MLClient": "forgeml.client",
+    "AssetTypes": "forgeml.core.types",
+    "CommandComponent": "forgeml.core.specs",
+    "Data": "forgeml.core.specs",
+    "Environment": "forgeml.core.specs",
+    "LocalCompute": "forgeml.core.specs",
+    "Model": "forgeml.core.specs",
+    "load_component": "forgeml.core.specs",
+    "load_compute": "forgeml.core.specs",
+    "load_data": "forgeml.core.specs",
+    "load_environment": "forgeml.core.specs",
+    "load_model": "forgeml.core.specs",
+    "ForgemlError": "forgeml.core.errors",
+    "UserError": "forgeml.core.errors",
+    "SpecError": "forgeml.core.errors",
+    "NotFoundError": "forgeml.core.errors",
+    "ConflictError": "forgeml.core.errors",
+    "ForbiddenError": "forgeml.core.errors",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'forgeml' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)

@@ -1,0 +1,81 @@
+"""Building the FastAPI application over one workspace."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from forgeml import __version__
+from forgeml.artifacts import open_artifact_store
+from forgeml.core.errors import ForgemlError, SpecError
+from forgeml.schemas import ErrorBody
+from forgeml.server.routers import assets, computes, content, health
+from forgeml.services import Workspace
+from forgeml.settings import Settings
+from forgeml.store import Database
+
+log = logging.getLogger("forgeml.server")
+
+
+def open_workspace(settings: Settings, *, migrate: bool = True) -> Workspace:
+    """Connect the stores named by the settings, applying migrations first."""
+    settings.home.expanduser().mkdir(parents=True, exist_ok=True)
+    db = Database(settings.store_url)
+    if migrate:
+        db.migrate()
+    artifacts = open_artifact_store(settings.artifacts_url)
+    artifacts.check()
+    return Workspace(db=db, artifacts=artifacts)
+
+
+def _error(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> JSONResponse:
+    body = ErrorBody(code=code, message=message, details=details or {})
+    return JSONResponse(status_code=status, content=body.model_dump())
+
+
+def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
+    err = exc.errors()[0]
+    loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
+    field = ".".join(loc) or None
+    return f"{err.get('msg', 'invalid request')}.", field
+
+
+def create_app(workspace: Workspace) -> FastAPI:
+    app = FastAPI(
+        title="forgeml",
+        version=__version__,
+        description="The forgeml workspace API: assets, compute, and (in later releases) jobs and endpoints.",
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.workspace = workspace
+
+    @app.exception_handler(ForgemlError)
+    def _forgeml_error(_request: Request, exc: ForgemlError) -> JSONResponse:
+        if exc.status_code >= 500:
+            log.error("%s", exc.message)
+        return _error(exc.status_code, exc.code, exc.message, exc.details)
+
+    @app.exception_handler(RequestValidationError)
+    def _request_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        message, field = _validation_message(exc)
+        err = SpecError(message, field=field)
+        return _error(err.status_code, err.code, err.message, err.details)
+
+    for module in (health, content, assets, computes):
+        app.include_router(module.router)
+
+    @app.get("/", include_in_schema=False, response_class=HTMLResponse)
+    def root() -> str:
+        return (
+            "<!doctype html><title>forgeml</title><h1>forgeml workspace</h1>"
+            "<p>The API is at <a href='/docs'>/docs</a> (OpenAPI document: "
+            "<a href='/openapi.json'>/openapi.json</a>).</p>"
+        )
+
+    return app

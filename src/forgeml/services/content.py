@@ -1,0 +1,79 @@
+"""Uploading content: which blobs are missing, storing a blob, registering a manifest."""
+
+from __future__ import annotations
+
+from typing import BinaryIO
+
+from forgeml.core.content import Manifest, check_digest, parse_content_uri
+from forgeml.core.errors import NotFoundError, SpecError
+from forgeml.schemas import ContentRef, ManifestBody, MissingBlobs, WantedBlobs
+from forgeml.services.authz import authorize
+from forgeml.services.context import Context
+
+
+def missing(ctx: Context, body: WantedBlobs) -> MissingBlobs:
+    authorize(ctx, "content.write")
+    for d in body.digests:
+        check_digest(d)
+    return MissingBlobs(missing=ctx.artifacts.missing_blobs(body.digests))
+
+
+def put_blob(ctx: Context, digest: str, stream: BinaryIO) -> int:
+    authorize(ctx, "content.write", digest)
+    check_digest(digest)
+    if ctx.artifacts.has_blob(digest):
+        # drain nothing: identical content is stored once
+        return ctx.artifacts.blob_size(digest)
+    return ctx.artifacts.put_blob(digest, stream)
+
+
+def put_manifest(ctx: Context, body: ManifestBody) -> ContentRef:
+    authorize(ctx, "content.write")
+    manifest = Manifest.from_json(body.model_dump())
+    if not manifest.entries:
+        raise SpecError("the upload holds no files; an empty folder cannot be registered.")
+    digest = ctx.artifacts.put_manifest(manifest)
+    return ContentRef(digest=digest, uri=manifest.uri(), size=manifest.size, file_count=len(manifest.entries))
+
+
+def get_manifest(ctx: Context, digest: str) -> Manifest:
+    authorize(ctx, "content.read", digest)
+    manifest = ctx.artifacts.get_manifest(check_digest(digest))
+    if manifest is None:
+        raise NotFoundError(f"no uploaded content {digest} exists in this workspace.")
+    return manifest
+
+
+def open_file(ctx: Context, digest: str, path: str) -> tuple[BinaryIO, int]:
+    manifest = get_manifest(ctx, digest)
+    for entry in manifest.entries:
+        if entry.path == path:
+            return ctx.artifacts.open_blob(entry.sha256), entry.size
+    raise NotFoundError(f"the content {digest} has no file '{path}'.")
+
+
+def check_content_uri(ctx: Context, uri: str, *, kind: str, field: str, must_contain: str | None = None) -> None:
+    """Check that an asset's `forgeml://content/` path exists and fits its type."""
+    digest, sub = parse_content_uri(uri)
+    manifest = ctx.artifacts.get_manifest(digest)
+    if manifest is None:
+        raise SpecError(
+            f"the content {uri} was never uploaded (or the upload did not finish); upload the "
+            "files again with the CLI or SDK, which do this for local paths.",
+            field=field,
+        )
+    names = {e.path for e in manifest.entries}
+    if kind == "file":
+        if not sub and len(manifest.entries) != 1:
+            raise SpecError(f"{uri} is a folder, but this asset's type needs one file.", field=field)
+        if sub and sub not in names:
+            raise SpecError(f"{uri} names a file that is not in the upload.", field=field)
+    elif sub:
+        prefix = sub.rstrip("/") + "/"
+        if not any(n.startswith(prefix) for n in names):
+            raise SpecError(f"{uri} is a file, but this asset's type needs a folder.", field=field)
+    if must_contain and not sub and must_contain not in names:
+        raise SpecError(
+            f"the folder has no '{must_contain}' file at its top, which this asset type needs.",
+            field=field,
+        )

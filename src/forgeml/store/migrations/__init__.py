@@ -1,0 +1,1 @@
+"""Alembic migrations of the metadata store, one history valid on SQLite and PostgreSQL."""

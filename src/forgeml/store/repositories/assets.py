@@ -1,0 +1,287 @@
+"""Asset containers and versions: lookups, listings, version allocation, archive flags."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from forgeml.store.repositories.common import aware, utcnow
+from forgeml.store.tables import AssetContainerRow, AssetVersionRow
+
+
+@dataclass(frozen=True)
+class AssetRecord:
+    id: str
+    kind: str
+    name: str
+    version: str
+    spec: dict[str, Any]
+    identity: str
+    description: str | None
+    tags: dict[str, str]
+    archived: bool
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class ContainerRecord:
+    name: str
+    latest_version: str | None
+    version_count: int
+    archived: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+def _record(row: AssetVersionRow) -> AssetRecord:
+    return AssetRecord(
+        id=row.id,
+        kind=row.kind,
+        name=row.name,
+        version=row.version,
+        spec=dict(row.spec),
+        identity=row.identity,
+        description=row.description,
+        tags={str(k): str(v) for k, v in (row.tags or {}).items()},
+        archived=row.archived,
+        created_by=row.created_by,
+        created_at=aware(row.created_at),
+        updated_at=aware(row.updated_at),
+    )
+
+
+class AssetRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, kind: str, name: str, version: str) -> AssetRecord | None:
+        row = self.session.scalar(
+            select(AssetVersionRow).where(
+                AssetVersionRow.kind == kind,
+                AssetVersionRow.name == name,
+                AssetVersionRow.version == version,
+            )
+        )
+        return _record(row) if row else None
+
+    def latest(self, kind: str, name: str, *, include_archived: bool = False) -> AssetRecord | None:
+        query = select(AssetVersionRow).where(AssetVersionRow.kind == kind, AssetVersionRow.name == name)
+        if not include_archived:
+            query = query.where(AssetVersionRow.archived.is_(False))
+        row = self.session.scalar(
+            query.order_by(AssetVersionRow.created_at.desc(), AssetVersionRow.version.desc()).limit(1)
+        )
+        return _record(row) if row else None
+
+    def recent_versions(self, kind: str, name: str, limit: int = 10) -> list[str]:
+        return list(
+            self.session.scalars(
+                select(AssetVersionRow.version)
+                .where(AssetVersionRow.kind == kind, AssetVersionRow.name == name)
+                .order_by(AssetVersionRow.created_at.desc())
+                .limit(limit)
+            )
+        )
+
+    def list_versions(
+        self,
+        kind: str,
+        name: str,
+        *,
+        include_archived: bool = False,
+        offset: int = 0,
+        limit: int = 100,
+    ) -> list[AssetRecord]:
+        query = select(AssetVersionRow).where(AssetVersionRow.kind == kind, AssetVersionRow.name == name)
+        if not include_archived:
+            query = query.where(AssetVersionRow.archived.is_(False))
+        rows = self.session.scalars(
+            query.order_by(AssetVersionRow.created_at.desc(), AssetVersionRow.version.desc())
+            .offset(offset)
+            .limit(limit)
+        ).all()
+        return [_record(r) for r in rows]
+
+    def list_containers(
+        self,
+        kind: str,
+        *,
+        name_contains: str | None = None,
+        include_archived: bool = False,
+        offset: int = 0,
+        limit: int = 100,
+    ) -> list[ContainerRecord]:
+        versions = AssetVersionRow
+        ranked = (
+            select(
+                versions.name,
+                versions.version,
+                func.row_number()
+                .over(
+                    partition_by=versions.name,
+                    order_by=(versions.created_at.desc(), versions.version.desc()),
+                )
+                .label("rank"),
+            )
+            .where(versions.kind == kind, versions.archived.is_(False))
+            .subquery()
+        )
+        counts = (
+            select(
+                versions.name,
+                func.count().label("n"),
+                func.max(versions.updated_at).label("updated"),
+            )
+            .where(versions.kind == kind)
+            .group_by(versions.name)
+            .subquery()
+        )
+        query = (
+            select(
+                AssetContainerRow.name,
+                ranked.c.version,
+                counts.c.n,
+                AssetContainerRow.archived,
+                AssetContainerRow.created_at,
+                func.coalesce(counts.c.updated, AssetContainerRow.updated_at),
+            )
+            .join(counts, counts.c.name == AssetContainerRow.name)
+            .outerjoin(ranked, (ranked.c.name == AssetContainerRow.name) & (ranked.c.rank == 1))
+            .where(AssetContainerRow.kind == kind)
+        )
+        if name_contains:
+            query = query.where(AssetContainerRow.name.contains(name_contains, autoescape=True))
+        if not include_archived:
+            query = query.where(AssetContainerRow.archived.is_(False), ranked.c.version.is_not(None))
+        query = query.order_by(AssetContainerRow.name).offset(offset).limit(limit)
+        return [
+            ContainerRecord(
+                name=name,
+                latest_version=version,
+                version_count=int(n),
+                archived=bool(archived),
+                created_at=aware(created),
+                updated_at=aware(updated),
+            )
+            for name, version, n, archived, created, updated in self.session.execute(query)
+        ]
+
+    def container(self, kind: str, name: str) -> AssetContainerRow | None:
+        return self.session.get(AssetContainerRow, (kind, name))
+
+    def ensure_container(self, kind: str, name: str) -> None:
+        """Create the container row if absent, without racing a concurrent creator."""
+        now = utcnow()
+        values = {
+            "kind": kind,
+            "name": name,
+            "next_version": 1,
+            "archived": False,
+            "created_at": now,
+            "updated_at": now,
+        }
+        dialect = self.session.get_bind().dialect.name
+        if dialect == "postgresql":
+            stmt: Any = pg_insert(AssetContainerRow).values(**values).on_conflict_do_nothing()
+        else:
+            stmt = sqlite_insert(AssetContainerRow).values(**values).on_conflict_do_nothing()
+        self.session.execute(stmt)
+
+    def allocate_version(self, kind: str, name: str) -> str:
+        """Take the next auto version; the row update serialises concurrent callers."""
+        self.ensure_container(kind, name)
+        while True:
+            taken = self.session.scalar(
+                update(AssetContainerRow)
+                .where(AssetContainerRow.kind == kind, AssetContainerRow.name == name)
+                .values(next_version=AssetContainerRow.next_version + 1, updated_at=utcnow())
+                .returning(AssetContainerRow.next_version)
+            )
+            assert taken is not None
+            candidate = str(taken - 1)
+            # an explicit, non-counted version may already hold this number
+            if self.get(kind, name, candidate) is None:
+                return candidate
+
+    def note_explicit_version(self, kind: str, name: str, version: str) -> None:
+        """Keep the counter above explicit numeric versions so auto versions never collide."""
+        self.ensure_container(kind, name)
+        if version.isdigit():
+            self.session.execute(
+                update(AssetContainerRow)
+                .where(
+                    AssetContainerRow.kind == kind,
+                    AssetContainerRow.name == name,
+                    AssetContainerRow.next_version <= int(version),
+                )
+                .values(next_version=int(version) + 1)
+            )
+
+    def insert(
+        self,
+        *,
+        kind: str,
+        name: str,
+        version: str,
+        spec: dict[str, Any],
+        identity: str,
+        description: str | None,
+        tags: dict[str, str],
+        created_by: str,
+    ) -> AssetRecord:
+        now = utcnow()
+        row = AssetVersionRow(
+            id=str(uuid.uuid4()),
+            kind=kind,
+            name=name,
+            version=version,
+            spec=spec,
+            identity=identity,
+            description=description,
+            tags=tags,
+            archived=False,
+            created_by=created_by,
+            created_at=now,
+            updated_at=now,
+        )
+        self.session.add(row)
+        self.session.flush()
+        return _record(row)
+
+    def update_metadata(
+        self, record: AssetRecord, *, description: str | None, tags: dict[str, str]
+    ) -> AssetRecord:
+        row = self.session.get(AssetVersionRow, record.id)
+        assert row is not None
+        row.description = description
+        row.tags = tags
+        row.updated_at = utcnow()
+        self.session.flush()
+        return _record(row)
+
+    def set_archived(self, kind: str, name: str, version: str | None, archived: bool) -> int:
+        now = utcnow()
+        if version is None:
+            return self.session.execute(
+                update(AssetContainerRow)
+                .where(AssetContainerRow.kind == kind, AssetContainerRow.name == name)
+                .values(archived=archived, updated_at=now)
+            ).rowcount
+        return self.session.execute(
+            update(AssetVersionRow)
+            .where(
+                AssetVersionRow.kind == kind,
+                AssetVersionRow.name == name,
+                AssetVersionRow.version == version,
+            )
+            .values(archived=archived, updated_at=now)
+        ).rowcount
