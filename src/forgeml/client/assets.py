@@ -88,8 +88,11 @@ class AssetOperations(Generic[A]):
         """Create a version (the next number if `version` is unset); same content is a no-op."""
         if not isinstance(entity, VersionedAsset):
             raise TypeError(f"expected a {self._model.__name__}, got {type(entity).__name__}")
-        body = self._prepare(entity)
-        return self._entity(self._http.json("POST", f"/{self._kind}", json=body))
+        try:
+            body = self._prepare(entity)
+            return self._entity(self._http.json("POST", f"/{self._kind}", json=body))
+        except SpecError as exc:
+            raise exc.in_file(entity.source) from None
 
     def get(self, name: str, version: str | None = None, label: str | None = None) -> A:
         if version is not None:

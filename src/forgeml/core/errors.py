@@ -54,9 +54,18 @@ class SpecError(UserError):
         if field:
             where.append(f"field '{field}'")
         text = f"{', '.join(where)}: {message}" if where else message
-        merged = {"file": file, "field": field, "line": line, **(details or {})}
+        merged = {"file": file, "field": field, "line": line, "reason": message, **(details or {})}
         super().__init__(text, details={k: v for k, v in merged.items() if v is not None})
         self.file, self.field, self.line = file, field, line
+        self._bare = message
+
+    def in_file(self, file: str | None) -> SpecError:
+        """The same error, naming the YAML file it concerns (when known and not yet named)."""
+        if not file or self.file:
+            return self
+        return SpecError(
+            getattr(self, "_bare", self.message), file=file, field=self.field, line=self.line
+        )
 
 
 class NotFoundError(UserError):
@@ -119,4 +128,5 @@ def error_from_payload(status: int, payload: dict[str, Any]) -> ForgemlError:
     ForgemlError.__init__(err, message, details=details)
     if isinstance(err, SpecError):
         err.file, err.field, err.line = details.get("file"), details.get("field"), details.get("line")
+        err._bare = str(details.get("reason", message))
     return err

@@ -56,7 +56,7 @@ def load_component(source: str | Path, overrides: list[str] | None = None) -> Co
     model = component_model(data, file=str(path))
     obj = validate_spec(model, data, file=str(path), locator=locator)
     assert isinstance(obj, CommandComponent)
-    return obj.with_base_path(path.resolve().parent)
+    return obj.with_base_path(path.resolve().parent, str(path))
 
 
 def load_compute(source: str | Path, overrides: list[str] | None = None) -> LocalCompute:
@@ -67,7 +67,7 @@ def load_compute(source: str | Path, overrides: list[str] | None = None) -> Loca
     model = compute_model(data, file=str(path))
     obj = validate_spec(model, data, file=str(path), locator=locator)
     assert isinstance(obj, LocalCompute)
-    return obj.with_base_path(path.resolve().parent)
+    return obj.with_base_path(path.resolve().parent, str(path))
 
 
 __all__ = [

@@ -52,14 +52,21 @@ class Resource(SpecModel):
     archived: bool = False
 
     _base_path: Path | None = PrivateAttr(default=None)
+    _source: str | None = PrivateAttr(default=None)
 
     @property
     def base_path(self) -> Path:
         """The folder relative paths resolve against: the YAML's folder, else the cwd."""
         return self._base_path or Path.cwd()
 
-    def with_base_path(self, path: Path | None) -> Self:
+    @property
+    def source(self) -> str | None:
+        """The YAML file this document was loaded from, for error messages."""
+        return self._source
+
+    def with_base_path(self, path: Path | None, source: str | None = None) -> Self:
         self._base_path = path
+        self._source = source
         return self
 
     def to_wire(self) -> dict[str, Any]:
@@ -211,4 +218,4 @@ def load_resource(
     if overrides:
         apply_overrides(data, overrides)
     obj = validate_spec(model, data, file=str(path), locator=locator)
-    return obj.with_base_path(path.resolve().parent)
+    return obj.with_base_path(path.resolve().parent, str(path))

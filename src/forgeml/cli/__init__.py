@@ -1,0 +1,1 @@
+"""The `forgeml` command line, built on the SDK. Heavy modules load inside the commands."""

@@ -1,0 +1,46 @@
+"""`forgeml up`: the whole workspace in one process."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def up(
+    host: Annotated[str, typer.Option(help="Address to bind; loopback unless you mean to share it.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8080,
+    home: Annotated[Path | None, typer.Option(help="Workspace folder (FORGEML_HOME, default ~/.forgeml).")] = None,
+    store: Annotated[str | None, typer.Option(help="Metadata store URL (sqlite:///... or postgresql://...).")] = None,
+    artifacts: Annotated[str | None, typer.Option(help="Artifact store URL (a folder, file://, s3://...).")] = None,
+) -> None:
+    """Start the workspace: API, docs and studio at http://HOST:PORT."""
+    import uvicorn
+
+    from forgeml.server import create_app, open_workspace
+    from forgeml.settings import Settings
+
+    overrides: dict[str, object] = {"host": host, "port": port}
+    if home is not None:
+        overrides["home"] = home
+    if store is not None:
+        overrides["store"] = store
+    if artifacts is not None:
+        overrides["artifacts"] = artifacts
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if not loopback:
+        typer.secho(
+            f"warning: binding {host} exposes the workspace beyond this machine; it has no login yet.",
+            fg="yellow",
+            err=True,
+        )
+    workspace = open_workspace(settings)
+    typer.echo(f"forgeml workspace at http://{host}:{port}  (store: {workspace.db.safe_url}, "
+               f"artifacts: {workspace.artifacts.url})")
+    uvicorn.run(create_app(workspace), host=host, port=port, log_level="info")
