@@ -58,7 +58,9 @@ class FsspecArtifactStore(ArtifactStore):
             if not self.local:
                 self.fs.mkdir(self.root)
         except Exception as exc:
-            raise UnavailableError(f"the artifact store {self.url} cannot be reached: {exc}") from exc
+            raise UnavailableError(
+                f"the artifact store {self.url} cannot be reached: {exc}"
+            ) from exc
 
     def has_blob(self, digest: str) -> bool:
         return bool(self.fs.exists(self._blob(digest)))

@@ -13,7 +13,11 @@ KINDS = {
     # command group -> (REST kind, SDK attribute, help)
     "data": ("data", "data", "Data assets: files, folders and MLTables."),
     "model": ("models", "models", "Models: custom, MLflow and Triton model folders."),
-    "environment": ("environments", "environments", "Environments: images, conda/pip specs, builds."),
+    "environment": (
+        "environments",
+        "environments",
+        "Environments: images, conda/pip specs, builds.",
+    ),
     "component": ("components", "components", "Components: reusable command steps."),
 }
 
@@ -21,7 +25,9 @@ LIST_COLUMNS = ["name", "latest_version", "version_count", "last_modified_at"]
 VERSION_COLUMNS = ["name", "version", "type", "description", "creation_context.created_at"]
 
 FileOpt = Annotated[Path | None, typer.Option("--file", "-f", help="The YAML file to create from.")]
-SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Override a field: key.path=value (repeatable).")]
+SetOpt = Annotated[
+    list[str] | None, typer.Option("--set", help="Override a field: key.path=value (repeatable).")
+]
 NameOpt = Annotated[str, typer.Option("--name", "-n", help="The asset's name.")]
 VersionOpt = Annotated[str | None, typer.Option("--version", "-v", help="A version.")]
 OutOpt = Annotated[OutputFormat, typer.Option("--output", "-o", help="json, yaml or table.")]
@@ -59,16 +65,26 @@ def _group(command: str, kind: str, attr: str, help_text: str) -> typer.Typer:
     @app.command("create")
     def create(
         file: FileOpt = None,
-        name: Annotated[str | None, typer.Option("--name", "-n", help="Name (overrides the file).")] = None,
+        name: Annotated[
+            str | None, typer.Option("--name", "-n", help="Name (overrides the file).")
+        ] = None,
         version: VersionOpt = None,
-        path: Annotated[str | None, typer.Option("--path", "-p", help="Local path or URI of the content.")] = None,
+        path: Annotated[
+            str | None, typer.Option("--path", "-p", help="Local path or URI of the content.")
+        ] = None,
         type_: Annotated[str | None, typer.Option("--type", "-t", help="The asset type.")] = None,
         description: Annotated[str | None, typer.Option("--description", "-d")] = None,
         set_: SetOpt = None,
         output: OutOpt = OutputFormat.json,
     ) -> None:
         """Create a version from a YAML file and/or flags; local paths are uploaded once."""
-        flags = {"name": name, "version": version, "path": path, "type": type_, "description": description}
+        flags = {
+            "name": name,
+            "version": version,
+            "path": path,
+            "type": type_,
+            "description": description,
+        }
         entity = _load(kind, file, set_ or [], flags)
         emit(getattr(_client(), attr).create_or_update(entity), output)
 
@@ -84,13 +100,19 @@ def _group(command: str, kind: str, attr: str, help_text: str) -> typer.Typer:
 
     @app.command("list")
     def list_(
-        name: Annotated[str | None, typer.Option("--name", "-n", help="List the versions of this name.")] = None,
+        name: Annotated[
+            str | None, typer.Option("--name", "-n", help="List the versions of this name.")
+        ] = None,
         include_archived: Annotated[bool, typer.Option("--include-archived")] = False,
         max_results: Annotated[int | None, typer.Option("--max-results", "-r")] = None,
         output: OutOpt = OutputFormat.table,
     ) -> None:
         """List names with their latest version, or the versions of one name."""
-        items = list(getattr(_client(), attr).list(name, include_archived=include_archived, max_results=max_results))
+        items = list(
+            getattr(_client(), attr).list(
+                name, include_archived=include_archived, max_results=max_results
+            )
+        )
         emit(items, output, VERSION_COLUMNS if name else LIST_COLUMNS)
 
     @app.command("archive")

@@ -9,7 +9,9 @@ import typer
 
 from forgeml.cli.output import OutputFormat, emit
 
-app = typer.Typer(help="Compute targets: where jobs run (`local` is built in).", no_args_is_help=True)
+app = typer.Typer(
+    help="Compute targets: where jobs run (`local` is built in).", no_args_is_help=True
+)
 OutOpt = Annotated[OutputFormat, typer.Option("--output", "-o", help="json, yaml or table.")]
 
 
@@ -31,7 +33,9 @@ def create(
     from forgeml.core.specs import compute_model, validate_spec
     from forgeml.core.specs.yamlio import apply_overrides, load_yaml_file
 
-    overrides = [f"{k}={v}" for k, v in {"name": name, "type": type_}.items() if v is not None] + (set_ or [])
+    overrides = [f"{k}={v}" for k, v in {"name": name, "type": type_}.items() if v is not None] + (
+        set_ or []
+    )
     source = str(file) if file else "(command line)"
     data, locator = load_yaml_file(file) if file else ({}, None)
     apply_overrides(data, overrides)
@@ -42,11 +46,17 @@ def create(
 @app.command("list")
 def list_(output: OutOpt = OutputFormat.table) -> None:
     """List compute targets."""
-    emit(list(_client().compute.list()), output, ["name", "type", "max_concurrent_jobs", "description"])
+    emit(
+        list(_client().compute.list()),
+        output,
+        ["name", "type", "max_concurrent_jobs", "description"],
+    )
 
 
 @app.command("show")
-def show(name: Annotated[str, typer.Option("--name", "-n")], output: OutOpt = OutputFormat.json) -> None:
+def show(
+    name: Annotated[str, typer.Option("--name", "-n")], output: OutOpt = OutputFormat.json
+) -> None:
     """Show one compute target."""
     emit(_client().compute.get(name), output)
 

@@ -58,7 +58,9 @@ def emit(obj: Any, fmt: OutputFormat, columns: list[str] | None = None) -> None:
         table.add_column(style="bold")
         table.add_column()
         for key, value in data.items():
-            table.add_row(key, _cell(value) if not isinstance(value, dict | list) else json.dumps(value))
+            table.add_row(
+                key, _cell(value) if not isinstance(value, dict | list) else json.dumps(value)
+            )
         Console(soft_wrap=True).print(table)
         return
     rows = data

@@ -10,11 +10,19 @@ import typer
 
 
 def up(
-    host: Annotated[str, typer.Option(help="Address to bind; loopback unless you mean to share it.")] = "127.0.0.1",
+    host: Annotated[
+        str, typer.Option(help="Address to bind; loopback unless you mean to share it.")
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to serve on.")] = 8080,
-    home: Annotated[Path | None, typer.Option(help="Workspace folder (FORGEML_HOME, default ~/.forgeml).")] = None,
-    store: Annotated[str | None, typer.Option(help="Metadata store URL (sqlite:///... or postgresql://...).")] = None,
-    artifacts: Annotated[str | None, typer.Option(help="Artifact store URL (a folder, file://, s3://...).")] = None,
+    home: Annotated[
+        Path | None, typer.Option(help="Workspace folder (FORGEML_HOME, default ~/.forgeml).")
+    ] = None,
+    store: Annotated[
+        str | None, typer.Option(help="Metadata store URL (sqlite:///... or postgresql://...).")
+    ] = None,
+    artifacts: Annotated[
+        str | None, typer.Option(help="Artifact store URL (a folder, file://, s3://...).")
+    ] = None,
 ) -> None:
     """Start the workspace: API, docs and studio at http://HOST:PORT."""
     import uvicorn
@@ -41,6 +49,8 @@ def up(
             err=True,
         )
     workspace = open_workspace(settings)
-    typer.echo(f"forgeml workspace at http://{host}:{port}  (store: {workspace.db.safe_url}, "
-               f"artifacts: {workspace.artifacts.url})")
+    typer.echo(
+        f"forgeml workspace at http://{host}:{port}  (store: {workspace.db.safe_url}, "
+        f"artifacts: {workspace.artifacts.url})"
+    )
     uvicorn.run(create_app(workspace), host=host, port=port, log_level="info")

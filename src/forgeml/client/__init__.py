@@ -19,13 +19,21 @@ class MLClient:
     another; `MLClient(http_client=...)` over any httpx client (tests pass one bound to the app).
     """
 
-    def __init__(self, url: str | None = None, *, http_client: httpx.Client | None = None,
-                 timeout: float = 60.0, **_ignored: Any) -> None:
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        http_client: httpx.Client | None = None,
+        timeout: float = 60.0,
+        **_ignored: Any,
+    ) -> None:
         # azure-ai-ml takes credential/subscription_id/...; accepted and ignored so code ports as is
         self._http = Http(url or default_url(), client=http_client, timeout=timeout)
         self.data: AssetOperations[Data] = AssetOperations(self._http, "data", Data)
         self.models: AssetOperations[Model] = AssetOperations(self._http, "models", Model)
-        self.environments: AssetOperations[Environment] = AssetOperations(self._http, "environments", Environment)
+        self.environments: AssetOperations[Environment] = AssetOperations(
+            self._http, "environments", Environment
+        )
         self.components: AssetOperations[CommandComponent] = AssetOperations(
             self._http, "components", CommandComponent
         )

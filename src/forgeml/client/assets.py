@@ -51,15 +51,22 @@ class AssetOperations(Generic[A]):
         if isinstance(env.conda_file, str):
             conda_path = _local(base, env.conda_file)
             if conda_path is None:
-                raise SpecError("'conda_file' must be a local file or an inline mapping.", field=f"{field}conda_file")
+                raise SpecError(
+                    "'conda_file' must be a local file or an inline mapping.",
+                    field=f"{field}conda_file",
+                )
             if not conda_path.is_file():
-                raise SpecError(f"the conda file {conda_path} does not exist.", field=f"{field}conda_file")
+                raise SpecError(
+                    f"the conda file {conda_path} does not exist.", field=f"{field}conda_file"
+                )
             conda, _ = load_yaml_file(conda_path)
             body["conda_file"] = conda
         if env.build is not None:
             build = _local(base, env.build.path)
             if build is not None:
-                body["build"]["path"] = self._uploader.upload_path(build, field=f"{field}build.path")
+                body["build"]["path"] = self._uploader.upload_path(
+                    build, field=f"{field}build.path"
+                )
         return body
 
     def _prepare(self, entity: A) -> dict[str, Any]:
@@ -80,7 +87,9 @@ class AssetOperations(Generic[A]):
                         code, field="code", honour_ignore=True, includes=includes
                     )
             if isinstance(entity.environment, Environment):
-                body["environment"] = self._inline_environment(entity.environment, base, "environment.")
+                body["environment"] = self._inline_environment(
+                    entity.environment, base, "environment."
+                )
         return body
 
     # --------------------------------------------------------------- operations
@@ -97,14 +106,23 @@ class AssetOperations(Generic[A]):
     def get(self, name: str, version: str | None = None, label: str | None = None) -> A:
         if version is not None:
             return self._entity(self._http.json("GET", f"/{self._kind}/{name}/versions/{version}"))
-        return self._entity(self._http.json("GET", f"/{self._kind}/{name}/labels/{label or 'latest'}"))
+        return self._entity(
+            self._http.json("GET", f"/{self._kind}/{name}/labels/{label or 'latest'}")
+        )
 
     def resolve(self, reference: str) -> A:
         """Resolve any reference form (`azureml:n:v`, `n@latest`, registry URIs) to a version."""
-        return self._entity(self._http.json("GET", f"/{self._kind}/resolve", params={"ref": reference}))
+        return self._entity(
+            self._http.json("GET", f"/{self._kind}/resolve", params={"ref": reference})
+        )
 
-    def list(self, name: str | None = None, *, include_archived: bool = False,
-             max_results: int | None = None) -> Iterator[Any]:
+    def list(
+        self,
+        name: str | None = None,
+        *,
+        include_archived: bool = False,
+        max_results: int | None = None,
+    ) -> Iterator[Any]:
         """Versions of `name`, newest first; without a name, one summary per asset name."""
         path = f"/{self._kind}/{name}/versions" if name else f"/{self._kind}"
         token: str | None = None

@@ -19,7 +19,9 @@ def default_url() -> str:
 class Http:
     """JSON over HTTP against `<url>/api/v1`."""
 
-    def __init__(self, url: str | None = None, *, client: httpx.Client | None = None, timeout: float = 60.0) -> None:
+    def __init__(
+        self, url: str | None = None, *, client: httpx.Client | None = None, timeout: float = 60.0
+    ) -> None:
         self.url = (url or default_url()).rstrip("/")
         self.client = client or httpx.Client(timeout=timeout)
         self.api = f"{self.url}/api/v1"
@@ -34,7 +36,9 @@ class Http:
                 "(or `make run`), or point FORGEML_URL at a running workspace."
             ) from None
         except httpx.TimeoutException as exc:
-            raise UnavailableError(f"the workspace at {self.url} did not answer in time ({exc}).") from None
+            raise UnavailableError(
+                f"the workspace at {self.url} did not answer in time ({exc})."
+            ) from None
         if response.status_code >= 400:
             try:
                 payload = response.json()

@@ -56,7 +56,8 @@ def _walk(root: Path, *, honour_ignore: bool) -> Iterator[tuple[str, Path]]:
     for dirpath, dirnames, filenames in os.walk(root):
         rel_dir = Path(dirpath).relative_to(root)
         dirnames[:] = sorted(
-            d for d in dirnames
+            d
+            for d in dirnames
             if not (spec and spec.match_file(str(rel_dir / d) + "/"))  # type: ignore[attr-defined]
             and d not in (".git", "__pycache__")
         )
@@ -67,12 +68,20 @@ def _walk(root: Path, *, honour_ignore: bool) -> Iterator[tuple[str, Path]]:
             yield rel, Path(dirpath) / name
 
 
-def collect(path: Path, *, field: str, honour_ignore: bool = False, prefix: str = "") -> list[tuple[str, Path]]:
+def collect(
+    path: Path, *, field: str, honour_ignore: bool = False, prefix: str = ""
+) -> list[tuple[str, Path]]:
     if path.is_file():
         return [(prefix + path.name if prefix else path.name, path)]
     if path.is_dir():
-        return [((prefix + rel) if prefix else rel, src) for rel, src in _walk(path, honour_ignore=honour_ignore)]
-    raise SpecError(f"'{path}' does not exist; check the path (it is relative to the YAML file's folder).", field=field)
+        return [
+            ((prefix + rel) if prefix else rel, src)
+            for rel, src in _walk(path, honour_ignore=honour_ignore)
+        ]
+    raise SpecError(
+        f"'{path}' does not exist; check the path (it is relative to the YAML file's folder).",
+        field=field,
+    )
 
 
 class Uploader:
@@ -86,16 +95,22 @@ class Uploader:
             raise SpecError("the folder holds no files to upload.", field=field)
         with ThreadPoolExecutor(self.workers) as pool:
             hashed = list(pool.map(lambda item: (item[0], item[1], *sha256_file(item[1])), files))
-        local = [LocalFile(safe_relpath(rel), src, digest, size) for rel, src, digest, size in hashed]
+        local = [
+            LocalFile(safe_relpath(rel), src, digest, size) for rel, src, digest, size in hashed
+        ]
         digests = list(dict.fromkeys(f.sha256 for f in local))
         missing: set[str] = set()
         for start in range(0, len(digests), 10_000):
-            reply = self.http.json("POST", "/content/missing", json={"digests": digests[start : start + 10_000]})
+            reply = self.http.json(
+                "POST", "/content/missing", json={"digests": digests[start : start + 10_000]}
+            )
             missing.update(reply["missing"])
         todo = {f.sha256: f for f in local if f.sha256 in missing}
         with ThreadPoolExecutor(self.workers) as pool:
             list(pool.map(self._put, todo.values()))
-        manifest = Manifest.build([ManifestEntry(f.relpath, f.sha256, f.size) for f in local], single_file=single_file)
+        manifest = Manifest.build(
+            [ManifestEntry(f.relpath, f.sha256, f.size) for f in local], single_file=single_file
+        )
         reply = self.http.json("POST", "/content/manifests", json=manifest.to_json())
         return str(reply["uri"])
 
@@ -112,10 +127,21 @@ class Uploader:
             headers={"content-type": "application/octet-stream", "content-length": str(item.size)},
         )
 
-    def upload_path(self, path: Path, *, field: str, honour_ignore: bool = False,
-                    includes: list[Path] | None = None) -> str:
+    def upload_path(
+        self,
+        path: Path,
+        *,
+        field: str,
+        honour_ignore: bool = False,
+        includes: list[Path] | None = None,
+    ) -> str:
         files = collect(path, field=field, honour_ignore=honour_ignore)
         for extra in includes or []:
-            files.extend(collect(extra, field="additional_includes",
-                                 prefix=f"{extra.name}/" if extra.is_dir() else ""))
+            files.extend(
+                collect(
+                    extra,
+                    field="additional_includes",
+                    prefix=f"{extra.name}/" if extra.is_dir() else "",
+                )
+            )
         return self.upload_files(files, single_file=path.is_file() and not includes, field=field)

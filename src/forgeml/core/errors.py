@@ -83,7 +83,7 @@ class ForbiddenError(UserError):
     code = "forbidden"
 
 
-class SystemError(ForgemlError):  # noqa: A001 - the name the design uses for 5xx faults
+class SystemError(ForgemlError):
     status_code = 500
     code = "internal"
 
@@ -127,6 +127,10 @@ def error_from_payload(status: int, payload: dict[str, Any]) -> ForgemlError:
     err = cls.__new__(cls)
     ForgemlError.__init__(err, message, details=details)
     if isinstance(err, SpecError):
-        err.file, err.field, err.line = details.get("file"), details.get("field"), details.get("line")
+        err.file, err.field, err.line = (
+            details.get("file"),
+            details.get("field"),
+            details.get("line"),
+        )
         err._bare = str(details.get("reason", message))
     return err

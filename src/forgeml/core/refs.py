@@ -24,7 +24,9 @@ _ARM = re.compile(
     r"/workspaces/[^/]+/(?P<kind>[a-z]+)/(?P<name>[^/]+)(?:/versions/(?P<version>[^/]+))?/?$",
     re.IGNORECASE,
 )
-_SHORT = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9_.\-]*)(?::(?P<version>[^:@/]+)|@(?P<label>[A-Za-z0-9_\-]+))?$")
+_SHORT = re.compile(
+    r"^(?P<name>[A-Za-z0-9][A-Za-z0-9_.\-]*)(?::(?P<version>[^:@/]+)|@(?P<label>[A-Za-z0-9_\-]+))?$"
+)
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,9 @@ class AssetRef:
 
     def __str__(self) -> str:
         if self.registry:
-            tail = f"versions/{self.version}" if self.version else f"labels/{self.label or 'latest'}"
+            tail = (
+                f"versions/{self.version}" if self.version else f"labels/{self.label or 'latest'}"
+            )
             return f"azureml://registries/{self.registry}/{self.kind}/{self.name}/{tail}"
         if self.version:
             return f"azureml:{self.name}:{self.version}"
@@ -70,8 +74,12 @@ def parse_ref(value: str, *, field: str | None = None) -> AssetRef:
         )
     match = _ARM.match(text)
     if match:
-        return AssetRef(name=match["name"], version=match["version"], kind=match["kind"].lower(),
-                        label=None if match["version"] else "latest")
+        return AssetRef(
+            name=match["name"],
+            version=match["version"],
+            kind=match["kind"].lower(),
+            label=None if match["version"] else "latest",
+        )
     if text.startswith("azureml:"):
         text = text[len("azureml:") :]
     match = _SHORT.match(text)

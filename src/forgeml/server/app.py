@@ -32,7 +32,9 @@ def open_workspace(settings: Settings, *, migrate: bool = True) -> Workspace:
     return Workspace(db=db, artifacts=artifacts)
 
 
-def _error(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> JSONResponse:
+def _error(
+    status: int, code: str, message: str, details: dict[str, Any] | None = None
+) -> JSONResponse:
     body = ErrorBody(code=code, message=message, details=details or {})
     return JSONResponse(status_code=status, content=body.model_dump())
 

@@ -34,7 +34,12 @@ from forgeml.services.content import check_content_uri
 from forgeml.services.context import Context
 from forgeml.store.repositories import AssetRecord, AssetRepository
 
-SINGULAR = {"data": "data asset", "models": "model", "environments": "environment", "components": "component"}
+SINGULAR = {
+    "data": "data asset",
+    "models": "model",
+    "environments": "environment",
+    "components": "component",
+}
 MUTABLE = ("description", "tags")
 MAX_PAGE = 1000
 
@@ -48,10 +53,14 @@ def _kind(kind: str) -> type[VersionedAsset]:
 
 def _identity(spec: dict[str, Any]) -> str:
     immutable = {k: v for k, v in spec.items() if k not in (*MUTABLE, "name", "version")}
-    return hashlib.sha256(json.dumps(immutable, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return hashlib.sha256(
+        json.dumps(immutable, sort_keys=True, separators=(",", ":")).encode()
+    ).hexdigest()
 
 
-def to_entity(kind: str, record: AssetRecord, *, container_archived: bool = False) -> VersionedAsset:
+def to_entity(
+    kind: str, record: AssetRecord, *, container_archived: bool = False
+) -> VersionedAsset:
     data = {
         **record.spec,
         "name": record.name,
@@ -62,7 +71,9 @@ def to_entity(kind: str, record: AssetRecord, *, container_archived: bool = Fals
     model = component_model(data) if kind == "components" else _kind(kind)
     entity = model.model_validate(data)
     entity.creation_context = CreationContext(
-        created_at=record.created_at, created_by=record.created_by, last_modified_at=record.updated_at
+        created_at=record.created_at,
+        created_by=record.created_by,
+        last_modified_at=record.updated_at,
     )
     entity.archived = record.archived or container_archived
     return entity
@@ -71,7 +82,9 @@ def to_entity(kind: str, record: AssetRecord, *, container_archived: bool = Fals
 # ---------------------------------------------------------------- validation of paths and refs
 
 
-def _check_path(ctx: Context, value: str, *, field: str, kind: str, must_contain: str | None = None) -> None:
+def _check_path(
+    ctx: Context, value: str, *, field: str, kind: str, must_contain: str | None = None
+) -> None:
     if value.startswith(CONTENT_PREFIX):
         check_content_uri(ctx, value, kind=kind, field=field, must_contain=must_contain)
     elif is_local_path(value):
@@ -134,7 +147,9 @@ def pin_environment(ctx: Context, value: str, *, field: str) -> str:
     if ref.kind and ref.kind != "environments":
         raise SpecError(f"'{value}' points at {ref.kind}, not at an environment.", field=field)
     with ctx.db.read() as session:
-        record = _lookup(AssetRepository(session), "environments", ref, value, field=field, curated_ok=True)
+        record = _lookup(
+            AssetRepository(session), "environments", ref, value, field=field, curated_ok=True
+        )
     if record is None:  # a curated alias
         return str(ref)
     return f"azureml:{record.name}:{record.version}"
@@ -182,7 +197,9 @@ def _lookup(
 # ---------------------------------------------------------------------------- use cases
 
 
-def create(ctx: Context, kind: str, body: dict[str, Any], *, version: str | None = None) -> tuple[VersionedAsset, bool]:
+def create(
+    ctx: Context, kind: str, body: dict[str, Any], *, version: str | None = None
+) -> tuple[VersionedAsset, bool]:
     """Create one version; returns the stored entity and whether anything new was written."""
     model = _kind(kind)
     if kind == "components" and isinstance(body, dict):
@@ -253,7 +270,9 @@ def _store(
         return to_entity(kind, record, container_archived=archived), True
 
 
-def _touch(repo: AssetRepository, kind: str, record: AssetRecord, entity: VersionedAsset) -> tuple[VersionedAsset, bool]:
+def _touch(
+    repo: AssetRepository, kind: str, record: AssetRecord, entity: VersionedAsset
+) -> tuple[VersionedAsset, bool]:
     """Same content again: keep the version, update description and tags if they changed."""
     changed = False
     if (entity.description is not None and entity.description != record.description) or (
@@ -261,15 +280,21 @@ def _touch(repo: AssetRepository, kind: str, record: AssetRecord, entity: Versio
     ):
         record = repo.update_metadata(
             record,
-            description=entity.description if entity.description is not None else record.description,
+            description=entity.description
+            if entity.description is not None
+            else record.description,
             tags={**record.tags, **entity.tags},
         )
         changed = True
     container = repo.container(kind, record.name)
-    return to_entity(kind, record, container_archived=bool(container and container.archived)), changed
+    return to_entity(
+        kind, record, container_archived=bool(container and container.archived)
+    ), changed
 
 
-def get(ctx: Context, kind: str, name: str, *, version: str | None = None, label: str | None = None) -> VersionedAsset:
+def get(
+    ctx: Context, kind: str, name: str, *, version: str | None = None, label: str | None = None
+) -> VersionedAsset:
     _kind(kind)
     authorize(ctx, f"{kind}.read", name)
     if version is not None and label is not None:
@@ -296,7 +321,9 @@ def resolve(ctx: Context, kind: str, reference: str) -> VersionedAsset:
         record = _lookup(repo, kind, ref, reference, curated_ok=kind == "environments")
         if record is not None:
             container = repo.container(kind, record.name)
-            return to_entity(kind, record, container_archived=bool(container and container.archived))
+            return to_entity(
+                kind, record, container_archived=bool(container and container.archived)
+            )
     key = curated_key(ref.name)
     assert key is not None
     return Environment(
@@ -341,7 +368,9 @@ def list_versions(
         container = repo.container(kind, name)
         if container is None:
             raise NotFoundError(f"no {SINGULAR[kind]} named '{name}' exists in this workspace.")
-        records = repo.list_versions(kind, name, include_archived=include_archived, offset=offset, limit=limit)
+        records = repo.list_versions(
+            kind, name, include_archived=include_archived, offset=offset, limit=limit
+        )
         items = [to_entity(kind, r, container_archived=container.archived) for r in records]
     return Page[VersionedAsset](items=items, next_token=_page(offset, limit, len(records)))
 
@@ -361,7 +390,11 @@ def list_containers(
     offset = _offset(page_token)
     with ctx.db.read() as session:
         rows = AssetRepository(session).list_containers(
-            kind, name_contains=name_contains, include_archived=include_archived, offset=offset, limit=limit
+            kind,
+            name_contains=name_contains,
+            include_archived=include_archived,
+            offset=offset,
+            limit=limit,
         )
     items = [
         AssetContainer(

@@ -19,7 +19,9 @@ def _entity(record: ComputeRecord) -> Resource:
     model = compute_model(record.spec)
     entity = model.model_validate({**record.spec, "name": record.name})
     entity.creation_context = CreationContext(
-        created_at=record.created_at, created_by=record.created_by, last_modified_at=record.updated_at
+        created_at=record.created_at,
+        created_by=record.created_by,
+        last_modified_at=record.updated_at,
     )
     return entity
 
@@ -27,7 +29,9 @@ def _entity(record: ComputeRecord) -> Resource:
 def _builtin() -> Resource:
     now = utcnow()
     entity = LocalCompute(name=BUILTIN, description="This machine (built in).")
-    entity.creation_context = CreationContext(created_at=now, created_by="system", last_modified_at=now)
+    entity.creation_context = CreationContext(
+        created_at=now, created_by="system", last_modified_at=now
+    )
     return entity
 
 

@@ -33,7 +33,9 @@ def put_manifest(ctx: Context, body: ManifestBody) -> ContentRef:
     if not manifest.entries:
         raise SpecError("the upload holds no files; an empty folder cannot be registered.")
     digest = ctx.artifacts.put_manifest(manifest)
-    return ContentRef(digest=digest, uri=manifest.uri(), size=manifest.size, file_count=len(manifest.entries))
+    return ContentRef(
+        digest=digest, uri=manifest.uri(), size=manifest.size, file_count=len(manifest.entries)
+    )
 
 
 def get_manifest(ctx: Context, digest: str) -> Manifest:
@@ -52,7 +54,9 @@ def open_file(ctx: Context, digest: str, path: str) -> tuple[BinaryIO, int]:
     raise NotFoundError(f"the content {digest} has no file '{path}'.")
 
 
-def check_content_uri(ctx: Context, uri: str, *, kind: str, field: str, must_contain: str | None = None) -> None:
+def check_content_uri(
+    ctx: Context, uri: str, *, kind: str, field: str, must_contain: str | None = None
+) -> None:
     """Check that an asset's `forgeml://content/` path exists and fits its type."""
     digest, sub = parse_content_uri(uri)
     manifest = ctx.artifacts.get_manifest(digest)
@@ -65,7 +69,9 @@ def check_content_uri(ctx: Context, uri: str, *, kind: str, field: str, must_con
     names = {e.path for e in manifest.entries}
     if kind == "file":
         if not sub and len(manifest.entries) != 1:
-            raise SpecError(f"{uri} is a folder, but this asset's type needs one file.", field=field)
+            raise SpecError(
+                f"{uri} is a folder, but this asset's type needs one file.", field=field
+            )
         if sub and sub not in names:
             raise SpecError(f"{uri} names a file that is not in the upload.", field=field)
     elif sub:

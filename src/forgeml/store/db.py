@@ -75,7 +75,9 @@ class Database:
         try:
             session = factory()
         except OperationalError as exc:  # pragma: no cover - connection refused before any work
-            raise UnavailableError(f"the metadata store at {self.safe_url} cannot be reached: {exc.orig}") from exc
+            raise UnavailableError(
+                f"the metadata store at {self.safe_url} cannot be reached: {exc.orig}"
+            ) from exc
         try:
             with session.begin():
                 yield session

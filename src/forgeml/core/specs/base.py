@@ -70,7 +70,9 @@ class Resource(SpecModel):
         return self
 
     def to_wire(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude_none=True, exclude={"creation_context", "archived"})
+        return self.model_dump(
+            mode="json", exclude_none=True, exclude={"creation_context", "archived"}
+        )
 
 
 def _coerce_tags(data: dict[str, Any]) -> None:
@@ -84,16 +86,15 @@ def _field_path(loc: tuple[str | int, ...], data: Any) -> tuple[str | int, ...]:
     out: list[str | int] = []
     node = data
     for part in loc:
-        if isinstance(node, dict) and part in node:
-            out.append(part)
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        if (isinstance(node, dict) and part in node) or (isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)):
             out.append(part)
             node = node[part]
         elif node is None or not isinstance(node, dict | list):
             # below a leaf: the rest are union/branch labels
             continue
-        elif isinstance(part, str) and not part[:1].isupper() and "[" not in part and "-" not in part:
+        elif (
+            isinstance(part, str) and not part[:1].isupper() and "[" not in part and "-" not in part
+        ):
             out.append(part)  # a missing key
             node = None
     return tuple(out)
@@ -209,9 +210,7 @@ def validate_spec(
         raise spec_error(exc, model, data, file=file, locator=locator) from None
 
 
-def load_resource(
-    model: type[R], source: str | Path, overrides: list[str] | None = None
-) -> R:
+def load_resource(model: type[R], source: str | Path, overrides: list[str] | None = None) -> R:
     """Load a YAML file as `model`, with `--set` overrides applied before validation."""
     path = Path(source)
     data, locator = load_yaml_file(path)

@@ -12,15 +12,26 @@ from forgeml.core.specs.base import SpecModel
 
 LITERAL_TYPES = ("string", "number", "integer", "boolean")
 DATA_TYPES = ("uri_file", "uri_folder", "mltable", "mlflow_model", "custom_model", "triton_model")
-RESERVED_PORT_NAMES = frozenset({"path", "ld_library_path", "user", "logname", "home", "pwd", "shell"})
+RESERVED_PORT_NAMES = frozenset(
+    {"path", "ld_library_path", "user", "logname", "home", "pwd", "shell"}
+)
 _PORT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _COMPONENT_NAME = re.compile(r"^[a-z][a-z0-9_.\-]*$")
 _EXPR = re.compile(r"\$\{\{\s*(inputs|outputs)\.([A-Za-z0-9_]+)\s*\}\}")
 _OPTIONAL_BLOCK = re.compile(r"\$\[\[(.*?)\]\]", re.DOTALL)
 
 InputType = Literal[
-    "string", "number", "integer", "boolean",
-    "uri_file", "uri_folder", "mltable", "mlflow_model", "custom_model", "triton_model", "path",
+    "string",
+    "number",
+    "integer",
+    "boolean",
+    "uri_file",
+    "uri_folder",
+    "mltable",
+    "mlflow_model",
+    "custom_model",
+    "triton_model",
+    "path",
 ]
 
 
@@ -36,7 +47,10 @@ class ComponentInput(SpecModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> ComponentInput:
-        if (self.min is not None or self.max is not None) and self.type not in ("number", "integer"):
+        if (self.min is not None or self.max is not None) and self.type not in (
+            "number",
+            "integer",
+        ):
             raise ValueError("'min' and 'max' apply only to number and integer inputs.")
         if self.enum is not None and self.type != "string":
             raise ValueError("'enum' applies only to string inputs.")
@@ -46,7 +60,9 @@ class ComponentInput(SpecModel):
 
 
 class ComponentOutput(SpecModel):
-    type: Literal["uri_file", "uri_folder", "mltable", "mlflow_model", "custom_model", "triton_model", "path"] = "uri_folder"
+    type: Literal[
+        "uri_file", "uri_folder", "mltable", "mlflow_model", "custom_model", "triton_model", "path"
+    ] = "uri_folder"
     description: str | None = None
     mode: Literal["rw_mount", "upload", "direct", "mount"] | None = None
     is_control: bool | None = None

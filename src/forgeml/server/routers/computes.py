@@ -14,8 +14,12 @@ from forgeml.services import computes as service
 
 router = APIRouter(prefix="/api/v1/computes", tags=["computes"])
 Ctx = Annotated[Context, Depends(context)]
-_typed = {"requestBody": {"required": True, "content": {"application/json": {
-    "schema": {"$ref": "#/components/schemas/LocalCompute"}}}}}
+_typed = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/LocalCompute"}}},
+    }
+}
 
 
 @router.post("", response_model=LocalCompute, openapi_extra=_typed)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from typing import Annotated
 
-import tempfile
-
 from fastapi import APIRouter, Depends, Request
-from starlette.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from forgeml.core.content import Manifest
 from forgeml.schemas import ContentRef, ManifestBody, MissingBlobs, WantedBlobs
@@ -26,9 +25,17 @@ def missing(body: WantedBlobs, ctx: Ctx) -> MissingBlobs:
     return service.missing(ctx, body)
 
 
-@router.put("/blobs/{digest}", status_code=201, openapi_extra={
-    "requestBody": {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}
-})
+@router.put(
+    "/blobs/{digest}",
+    status_code=201,
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            }
+        }
+    },
+)
 async def put_blob(digest: str, request: Request, ctx: Ctx) -> dict[str, int]:
     # spool the body first: the store hashes it and keeps it only if it matches `digest`
     with tempfile.SpooledTemporaryFile(max_size=8 << 20) as spool:
@@ -59,5 +66,6 @@ def get_file(digest: str, path: str, ctx: Ctx) -> StreamingResponse:
             while data := stream.read(1 << 20):
                 yield data
 
-    return StreamingResponse(chunks(), media_type="application/octet-stream",
-                             headers={"content-length": str(size)})
+    return StreamingResponse(
+        chunks(), media_type="application/octet-stream", headers={"content-length": str(size)}
+    )

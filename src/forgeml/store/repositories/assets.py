@@ -74,11 +74,15 @@ class AssetRepository:
         return _record(row) if row else None
 
     def latest(self, kind: str, name: str, *, include_archived: bool = False) -> AssetRecord | None:
-        query = select(AssetVersionRow).where(AssetVersionRow.kind == kind, AssetVersionRow.name == name)
+        query = select(AssetVersionRow).where(
+            AssetVersionRow.kind == kind, AssetVersionRow.name == name
+        )
         if not include_archived:
             query = query.where(AssetVersionRow.archived.is_(False))
         row = self.session.scalar(
-            query.order_by(AssetVersionRow.created_at.desc(), AssetVersionRow.version.desc()).limit(1)
+            query.order_by(AssetVersionRow.created_at.desc(), AssetVersionRow.version.desc()).limit(
+                1
+            )
         )
         return _record(row) if row else None
 
@@ -101,7 +105,9 @@ class AssetRepository:
         offset: int = 0,
         limit: int = 100,
     ) -> list[AssetRecord]:
-        query = select(AssetVersionRow).where(AssetVersionRow.kind == kind, AssetVersionRow.name == name)
+        query = select(AssetVersionRow).where(
+            AssetVersionRow.kind == kind, AssetVersionRow.name == name
+        )
         if not include_archived:
             query = query.where(AssetVersionRow.archived.is_(False))
         rows = self.session.scalars(
@@ -161,7 +167,9 @@ class AssetRepository:
         if name_contains:
             query = query.where(AssetContainerRow.name.contains(name_contains, autoescape=True))
         if not include_archived:
-            query = query.where(AssetContainerRow.archived.is_(False), ranked.c.version.is_not(None))
+            query = query.where(
+                AssetContainerRow.archived.is_(False), ranked.c.version.is_not(None)
+            )
         query = query.order_by(AssetContainerRow.name).offset(offset).limit(limit)
         return [
             ContainerRecord(

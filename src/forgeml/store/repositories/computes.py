@@ -53,7 +53,12 @@ class ComputeRepository:
         now = utcnow()
         if row is None:
             row = ComputeRow(
-                name=name, type=type_, spec=spec, created_by=created_by, created_at=now, updated_at=now
+                name=name,
+                type=type_,
+                spec=spec,
+                created_by=created_by,
+                created_at=now,
+                updated_at=now,
             )
             self.session.add(row)
         else:
