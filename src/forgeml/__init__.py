@@ -10,28 +10,56 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from forgeml.client import MLClient
+    from forgeml.client import MLClient as MLClient
     from forgeml.core.errors import (
-        ConflictError,
-        ForbiddenError,
-        ForgemlError,
-        NotFoundError,
-        SpecError,
-        UserError,
+        ConflictError as ConflictError,
+    )
+    from forgeml.core.errors import (
+        ForbiddenError as ForbiddenError,
+    )
+    from forgeml.core.errors import (
+        ForgemlError as ForgemlError,
+    )
+    from forgeml.core.errors import (
+        NotFoundError as NotFoundError,
+    )
+    from forgeml.core.errors import (
+        SpecError as SpecError,
+    )
+    from forgeml.core.errors import (
+        UserError as UserError,
     )
     from forgeml.core.specs import (
-        CommandComponent,
-        Data,
-        Environment,
-        LocalCompute,
-        Model,
-        load_component,
-        load_compute,
-        load_data,
-        load_environment,
-        load_model,
+        CommandComponent as CommandComponent,
     )
-    from forgeml.core.types import AssetTypes
+    from forgeml.core.specs import (
+        Data as Data,
+    )
+    from forgeml.core.specs import (
+        Environment as Environment,
+    )
+    from forgeml.core.specs import (
+        LocalCompute as LocalCompute,
+    )
+    from forgeml.core.specs import (
+        Model as Model,
+    )
+    from forgeml.core.specs import (
+        load_component as load_component,
+    )
+    from forgeml.core.specs import (
+        load_compute as load_compute,
+    )
+    from forgeml.core.specs import (
+        load_data as load_data,
+    )
+    from forgeml.core.specs import (
+        load_environment as load_environment,
+    )
+    from forgeml.core.specs import (
+        load_model as load_model,
+    )
+    from forgeml.core.types import AssetTypes as AssetTypes
 
 _EXPORTS = {
     "MLClient": "forgeml.client",

@@ -49,5 +49,6 @@ class ArtifactStore(ABC):
             while data := fh.read(chunk):
                 yield data
 
+    @abstractmethod
     def check(self) -> None:
         """Raise if the store cannot be reached (used at start-up)."""

@@ -44,7 +44,8 @@ def up(
         loopback = host == "localhost"
     if not loopback:
         typer.secho(
-            f"warning: binding {host} exposes the workspace beyond this machine; it has no login yet.",
+            f"warning: binding {host} exposes the workspace beyond this machine, "
+            "and it has no login yet.",
             fg="yellow",
             err=True,
         )

@@ -85,8 +85,8 @@ def parse_ref(value: str, *, field: str | None = None) -> AssetRef:
     match = _SHORT.match(text)
     if not match:
         raise SpecError(
-            f"'{value}' is not a reference this workspace understands. Use azureml:<name>:<version>, "
-            "azureml:<name>@latest or azureml://registries/<registry>/<kind>/<name>/versions/<v>.",
+            f"'{value}' is not a reference this workspace understands. Use "
+            "azureml:<name>:<version>, azureml:<name>@latest or azureml://registries/<registry>/<kind>/<name>/versions/<v>.",
             field=field,
         )
     label = match["label"]

@@ -50,7 +50,7 @@ def create_app(workspace: Workspace) -> FastAPI:
     app = FastAPI(
         title="forgeml",
         version=__version__,
-        description="The forgeml workspace API: assets, compute, and (in later releases) jobs and endpoints.",
+        description="The forgeml workspace API: versioned assets and compute targets.",
         openapi_url="/openapi.json",
         docs_url="/docs",
         redoc_url=None,

@@ -83,7 +83,8 @@ class Database:
                 yield session
         except OperationalError as exc:
             raise UnavailableError(
-                f"the metadata store at {self.safe_url} failed: {exc.orig}. Check that it is running."
+                f"the metadata store at {self.safe_url} failed: {exc.orig}. "
+                "Check that it is running."
             ) from exc
         finally:
             session.close()

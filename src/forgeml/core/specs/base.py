@@ -86,7 +86,10 @@ def _field_path(loc: tuple[str | int, ...], data: Any) -> tuple[str | int, ...]:
     out: list[str | int] = []
     node = data
     for part in loc:
-        if (isinstance(node, dict) and part in node) or (isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)):
+        if isinstance(node, dict) and part in node:
+            out.append(part)
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
             out.append(part)
             node = node[part]
         elif node is None or not isinstance(node, dict | list):
@@ -196,7 +199,8 @@ def validate_spec(
         if issubclass(model, Resource):
             for key in Resource.READ_ONLY & data.keys():
                 raise SpecError(
-                    f"'{key}' is set by the workspace and cannot be given in a document; remove it.",
+                    f"'{key}' is set by the workspace and cannot be given in a document; "
+                    "remove it.",
                     file=file,
                     field=key,
                     line=locator.line((key,)) if locator else None,

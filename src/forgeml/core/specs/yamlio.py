@@ -6,6 +6,7 @@ the positions are kept in a `Locator` beside the plain data the schemas validate
 
 from __future__ import annotations
 
+import contextlib
 import io
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -39,20 +40,16 @@ def _plain(node: Any, path: FieldPath, lines: dict[FieldPath, int]) -> Any:
         out: dict[str, Any] = {}
         for key, value in node.items():
             child = (*path, str(key))
-            try:
+            with contextlib.suppress(KeyError, TypeError, AttributeError):
                 lines[child] = int(node.lc.key(key)[0]) + 1
-            except (KeyError, TypeError, AttributeError):
-                pass
             out[str(key)] = _plain(value, child, lines)
         return out
     if isinstance(node, CommentedSeq):
         items = []
         for i, value in enumerate(node):
             child = (*path, i)
-            try:
+            with contextlib.suppress(KeyError, TypeError, AttributeError):
                 lines[child] = int(node.lc.item(i)[0]) + 1
-            except (KeyError, TypeError, AttributeError):
-                pass
             items.append(_plain(value, child, lines))
         return items
     if isinstance(node, str):
@@ -148,7 +145,7 @@ def dump_yaml(data: Any) -> str:
 
     yaml = YAML(typ="safe", pure=True)
     yaml.default_flow_style = False
-    yaml.sort_base_mapping_type_on_output = False  # type: ignore[attr-defined]
+    yaml.sort_base_mapping_type_on_output = False  # type: ignore[assignment]
     buf = io.StringIO()
     yaml.dump(data, buf)
     return buf.getvalue()

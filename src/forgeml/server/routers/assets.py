@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Response
@@ -24,7 +25,7 @@ KIND_MODELS: dict[str, type[VersionedAsset]] = {
 
 
 def _add_routes(kind: str, model: type[VersionedAsset]) -> None:
-    tag = [kind]
+    tag: list[str | Enum] = [kind]
 
     def create(
         response: Response, ctx: Ctx, body: Annotated[dict[str, Any], Body()]
@@ -130,10 +131,10 @@ def _add_routes(kind: str, model: type[VersionedAsset]) -> None:
         f"/{kind}/{{name}}/versions",
         list_versions,
         methods=["GET"],
-        response_model=Page[model],
+        response_model=Page[model],  # type: ignore[valid-type]
         tags=tag,
         name=f"list_{kind}_versions",
-    )  # type: ignore[valid-type]
+    )
     router.add_api_route(
         f"/{kind}/{{name}}/versions/{{version}}",
         create_version,

@@ -278,13 +278,15 @@ class AssetRepository:
 
     def set_archived(self, kind: str, name: str, version: str | None, archived: bool) -> int:
         now = utcnow()
+        result: Any
         if version is None:
-            return self.session.execute(
+            result = self.session.execute(
                 update(AssetContainerRow)
                 .where(AssetContainerRow.kind == kind, AssetContainerRow.name == name)
                 .values(archived=archived, updated_at=now)
-            ).rowcount
-        return self.session.execute(
+            )
+            return int(result.rowcount)
+        result = self.session.execute(
             update(AssetVersionRow)
             .where(
                 AssetVersionRow.kind == kind,
@@ -292,4 +294,5 @@ class AssetRepository:
                 AssetVersionRow.version == version,
             )
             .values(archived=archived, updated_at=now)
-        ).rowcount
+        )
+        return int(result.rowcount)
