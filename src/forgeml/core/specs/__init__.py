@@ -10,7 +10,6 @@ from forgeml.core.specs.assets import BuildContext, Data, Environment, Model, Ve
 from forgeml.core.specs.base import CreationContext, Resource, load_resource, validate_spec
 from forgeml.core.specs.component import CommandComponent, ComponentInput, ComponentOutput
 from forgeml.core.specs.compute import COMPUTE_TYPES, LocalCompute, compute_model
-from forgeml.core.specs.yamlio import apply_overrides, load_yaml_file
 
 #: URL segment -> document class, for every versioned asset kind.
 ASSET_KINDS: dict[str, type[VersionedAsset]] = {
@@ -49,25 +48,15 @@ def load_environment(source: str | Path, overrides: list[str] | None = None) -> 
 
 
 def load_component(source: str | Path, overrides: list[str] | None = None) -> CommandComponent:
-    path = Path(source)
-    data, locator = load_yaml_file(path)
-    if overrides:
-        apply_overrides(data, overrides)
-    model = component_model(data, file=str(path))
-    obj = validate_spec(model, data, file=str(path), locator=locator)
+    obj = load_resource(component_model, source, overrides)
     assert isinstance(obj, CommandComponent)
-    return obj.with_base_path(path.resolve().parent, str(path))
+    return obj
 
 
 def load_compute(source: str | Path, overrides: list[str] | None = None) -> LocalCompute:
-    path = Path(source)
-    data, locator = load_yaml_file(path)
-    if overrides:
-        apply_overrides(data, overrides)
-    model = compute_model(data, file=str(path))
-    obj = validate_spec(model, data, file=str(path), locator=locator)
+    obj = load_resource(compute_model, source, overrides)
     assert isinstance(obj, LocalCompute)
-    return obj.with_base_path(path.resolve().parent, str(path))
+    return obj
 
 
 __all__ = [

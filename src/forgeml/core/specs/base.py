@@ -8,6 +8,7 @@ expected; an unknown key lists the valid keys at that level.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, Self, TypeVar
@@ -214,11 +215,20 @@ def validate_spec(
         raise spec_error(exc, model, data, file=file, locator=locator) from None
 
 
-def load_resource(model: type[R], source: str | Path, overrides: list[str] | None = None) -> R:
-    """Load a YAML file as `model`, with `--set` overrides applied before validation."""
+def load_resource(
+    model: type[R] | Callable[..., type[R]],
+    source: str | Path,
+    overrides: list[str] | None = None,
+) -> R:  # one loader for every kind; the picker form serves kinds that dispatch on `type`
+    """Load a YAML file as `model`, with `--set` overrides applied before validation.
+
+    `model` is a document class, or a function of the loaded mapping (and `file=`) that picks
+    one, for kinds that dispatch on their `type` key.
+    """
     path = Path(source)
     data, locator = load_yaml_file(path)
     if overrides:
         apply_overrides(data, overrides)
-    obj = validate_spec(model, data, file=str(path), locator=locator)
+    cls: type[R] = model if isinstance(model, type) else model(data, file=str(path))
+    obj = validate_spec(cls, data, file=str(path), locator=locator)
     return obj.with_base_path(path.resolve().parent, str(path))

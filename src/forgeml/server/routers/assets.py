@@ -100,83 +100,35 @@ def _add_routes(kind: str, model: type[VersionedAsset]) -> None:
             },
         }
     }
-    router.add_api_route(
-        f"/{kind}",
-        create,
-        methods=["POST"],
-        response_model=model,
-        openapi_extra=typed_body,
-        status_code=201,
-        tags=tag,
-        name=f"create_{kind}",
-        summary=f"Create a {service.SINGULAR[kind]} version (next number if none given)",
-    )
-    router.add_api_route(
-        f"/{kind}",
-        list_containers,
-        methods=["GET"],
-        response_model=Page[AssetContainer],
-        tags=tag,
-        name=f"list_{kind}",
-    )
-    router.add_api_route(
-        f"/{kind}/resolve",
-        resolve,
-        methods=["GET"],
-        response_model=model,
-        tags=tag,
-        name=f"resolve_{kind}",
-    )
-    router.add_api_route(
-        f"/{kind}/{{name}}/versions",
-        list_versions,
-        methods=["GET"],
-        response_model=Page[model],  # type: ignore[valid-type]
-        tags=tag,
-        name=f"list_{kind}_versions",
-    )
-    router.add_api_route(
-        f"/{kind}/{{name}}/versions/{{version}}",
-        create_version,
-        methods=["PUT"],
-        openapi_extra=typed_body,
-        response_model=model,
-        status_code=201,
-        tags=tag,
-        name=f"put_{kind}_version",
-    )
-    router.add_api_route(
-        f"/{kind}/{{name}}/versions/{{version}}",
-        get_version,
-        methods=["GET"],
-        response_model=model,
-        tags=tag,
-        name=f"get_{kind}_version",
-    )
-    router.add_api_route(
-        f"/{kind}/{{name}}/labels/{{label}}",
-        get_label,
-        methods=["GET"],
-        response_model=model,
-        tags=tag,
-        name=f"get_{kind}_label",
-    )
-    router.add_api_route(
-        f"/{kind}/{{name}}/archive",
-        archive,
-        methods=["POST"],
-        status_code=204,
-        tags=tag,
-        name=f"archive_{kind}",
-    )
-    router.add_api_route(
-        f"/{kind}/{{name}}/restore",
-        restore,
-        methods=["POST"],
-        status_code=204,
-        tags=tag,
-        name=f"restore_{kind}",
-    )
+    page: Any = Page[model]  # type: ignore[valid-type]
+    routes: list[tuple[str, Any, str, Any, dict[str, Any]]] = [
+        # (path, endpoint, method, response model, extra)
+        ("", create, "POST", model, {"openapi_extra": typed_body, "status_code": 201}),
+        ("", list_containers, "GET", Page[AssetContainer], {}),
+        ("/resolve", resolve, "GET", model, {}),
+        ("/{name}/versions", list_versions, "GET", page, {}),
+        (
+            "/{name}/versions/{version}",
+            create_version,
+            "PUT",
+            model,
+            {"openapi_extra": typed_body, "status_code": 201},
+        ),
+        ("/{name}/versions/{version}", get_version, "GET", model, {}),
+        ("/{name}/labels/{label}", get_label, "GET", model, {}),
+        ("/{name}/archive", archive, "POST", None, {"status_code": 204}),
+        ("/{name}/restore", restore, "POST", None, {"status_code": 204}),
+    ]
+    for path, endpoint, method, response, extra in routes:
+        router.add_api_route(
+            f"/{kind}{path}",
+            endpoint,
+            methods=[method],
+            response_model=response,
+            tags=tag,
+            name=f"{endpoint.__name__}_{kind}",
+            **extra,
+        )
 
 
 for _kind, _model in KIND_MODELS.items():
