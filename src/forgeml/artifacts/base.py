@@ -1,7 +1,9 @@
 """The `ArtifactStore` seam: where file content lives, addressed by its sha256.
 
 Every backend stores blobs (file bytes, named by their digest) and manifests (the list of files
-that make a folder, named by the digest of the list). Writes are all-or-nothing: a blob appears
+that make a folder, named by the digest of the list). Beside them lives a small mutable file area
+addressed by path (`runs/<run id>/artifacts/...`), for what other tools expect to overwrite, such
+as MLflow run artifacts. Writes are all-or-nothing: a blob appears
 only once its bytes hashed to its name, so an interrupted upload leaves nothing behind.
 Contract tests in tests/contracts/test_artifacts.py run against every backend.
 """
@@ -10,9 +12,19 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import BinaryIO, ClassVar
 
 from forgeml.core.content import Manifest
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """One entry of a path listing: `path` is relative to the listed folder's parent root."""
+
+    path: str
+    is_dir: bool
+    size: int | None = None
 
 
 class ArtifactStore(ABC):
@@ -52,3 +64,24 @@ class ArtifactStore(ABC):
     @abstractmethod
     def check(self) -> None:
         """Raise if the store cannot be reached (used at start-up)."""
+
+    # ---------------------------------------------------------------- the mutable file area
+    @abstractmethod
+    def write_file(self, path: str, stream: BinaryIO) -> int:
+        """Write (or overwrite) the file at `path` all at once; return its size."""
+
+    @abstractmethod
+    def open_file(self, path: str) -> BinaryIO:
+        """Open the file at `path` for reading; `NotFoundError` if absent."""
+
+    @abstractmethod
+    def file_info(self, path: str) -> FileInfo | None:
+        """What is at `path`: a file (with size), a folder, or nothing."""
+
+    @abstractmethod
+    def list_files(self, path: str) -> list[FileInfo]:
+        """The direct children of the folder `path` (paths relative to the area's root)."""
+
+    @abstractmethod
+    def delete_files(self, path: str) -> None:
+        """Delete the file or folder at `path`; nothing there is not an error."""

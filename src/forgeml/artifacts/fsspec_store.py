@@ -1,6 +1,7 @@
 """`ArtifactStore` over any fsspec filesystem: a local folder by default, S3 by `s3://` URL.
 
-Layout under the root: `blobs/<aa>/<digest>` and `manifests/<digest>.json`. Incoming bytes are
+Layout under the root: `blobs/<aa>/<digest>`, `manifests/<digest>.json`, and `files/<path>` for
+the mutable file area. Incoming bytes are
 spooled to a local temporary file while hashed; only bytes that match their digest are moved (local)
 or uploaded (remote) to their final key, so a reader never sees a partial blob.
 """
@@ -13,8 +14,8 @@ import os
 import tempfile
 from typing import Any, BinaryIO, cast
 
-from forgeml.artifacts.base import ArtifactStore
-from forgeml.core.content import Manifest, check_digest
+from forgeml.artifacts.base import ArtifactStore, FileInfo
+from forgeml.core.content import Manifest, check_digest, safe_relpath
 from forgeml.core.errors import NotFoundError, SpecError, UnavailableError
 
 CHUNK = 1 << 20
@@ -124,6 +125,74 @@ class FsspecArtifactStore(ArtifactStore):
             else:
                 self.fs.pipe_file(path, data)
         return digest
+
+    # ---------------------------------------------------------------- the mutable file area
+    def _file(self, path: str) -> str:
+        return self._path("files", safe_relpath(path)) if path.strip("/") else self._path("files")
+
+    def _spool(self, stream: BinaryIO) -> tuple[str, int]:
+        fd, tmp = tempfile.mkstemp(prefix="file-", dir=self._path("tmp") if self.local else None)
+        size = 0
+        with os.fdopen(fd, "wb") as out:
+            while chunk := stream.read(CHUNK):
+                out.write(chunk)
+                size += len(chunk)
+        return tmp, size
+
+    def write_file(self, path: str, stream: BinaryIO) -> int:
+        target = self._file(path)
+        tmp, size = self._spool(stream)
+        try:
+            if self.local:
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                os.replace(tmp, target)
+            else:
+                self.fs.put_file(tmp, target)
+            return size
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+    def open_file(self, path: str) -> BinaryIO:
+        try:
+            info = self.fs.info(self._file(path))
+            if info.get("type") == "directory":
+                raise FileNotFoundError(path)
+            return cast(BinaryIO, self.fs.open(self._file(path), "rb"))
+        except FileNotFoundError:
+            raise NotFoundError(f"no artifact file '{path}' exists.") from None
+
+    def file_info(self, path: str) -> FileInfo | None:
+        try:
+            info = self.fs.info(self._file(path))
+        except FileNotFoundError:
+            return None
+        if info.get("type") == "directory":
+            return FileInfo(path=path.strip("/"), is_dir=True)
+        return FileInfo(path=path.strip("/"), is_dir=False, size=int(info.get("size") or 0))
+
+    def list_files(self, path: str) -> list[FileInfo]:
+        base = self._file(path)
+        try:
+            entries = self.fs.ls(base, detail=True)
+        except FileNotFoundError:
+            return []
+        root = self._path("files") + "/"
+        out = []
+        for entry in entries:
+            name = str(entry["name"]).rstrip("/")
+            full = name if name.startswith("/") or not self.root.startswith("/") else "/" + name
+            rel = full[len(root) :] if full.startswith(root) else name.split("/files/", 1)[-1]
+            if rel == path.strip("/") or not rel:
+                continue  # some backends list the folder itself
+            is_dir = entry.get("type") == "directory"
+            out.append(FileInfo(rel, is_dir, None if is_dir else int(entry.get("size") or 0)))
+        return sorted(out, key=lambda f: f.path)
+
+    def delete_files(self, path: str) -> None:
+        target = self._file(path)
+        if self.fs.exists(target):
+            self.fs.rm(target, recursive=True)
 
     def get_manifest(self, digest: str) -> Manifest | None:
         try:

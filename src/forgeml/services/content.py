@@ -74,7 +74,7 @@ def check_content_uri(
             )
         if sub and sub not in names:
             raise SpecError(f"{uri} names a file that is not in the upload.", field=field)
-    elif sub:
+    elif sub and not (kind == "any" and sub in names):
         prefix = sub.rstrip("/") + "/"
         if not any(n.startswith(prefix) for n in names):
             raise SpecError(f"{uri} is a file, but this asset's type needs a folder.", field=field)
