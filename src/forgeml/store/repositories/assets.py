@@ -126,50 +126,31 @@ class AssetRepository:
         offset: int = 0,
         limit: int = 100,
     ) -> list[ContainerRecord]:
-        versions = AssetVersionRow
-        ranked = (
-            select(
-                versions.name,
-                versions.version,
-                func.row_number()
-                .over(
-                    partition_by=versions.name,
-                    order_by=(versions.created_at.desc(), versions.version.desc()),
-                )
-                .label("rank"),
-            )
-            .where(versions.kind == kind, versions.archived.is_(False))
-            .subquery()
+        # per-row subqueries over the (kind, name, created_at) index: a page costs its own rows,
+        # not a ranking of every version in the workspace
+        v = AssetVersionRow
+        own = (v.kind == kind) & (v.name == AssetContainerRow.name)
+        latest = (
+            select(v.version)
+            .where(own, v.archived.is_(False))
+            .order_by(v.created_at.desc(), v.version.desc())
+            .limit(1)
+            .scalar_subquery()
         )
-        counts = (
-            select(
-                versions.name,
-                func.count().label("n"),
-                func.max(versions.updated_at).label("updated"),
-            )
-            .where(versions.kind == kind)
-            .group_by(versions.name)
-            .subquery()
-        )
-        query = (
-            select(
-                AssetContainerRow.name,
-                ranked.c.version,
-                counts.c.n,
-                AssetContainerRow.archived,
-                AssetContainerRow.created_at,
-                func.coalesce(counts.c.updated, AssetContainerRow.updated_at),
-            )
-            .join(counts, counts.c.name == AssetContainerRow.name)
-            .outerjoin(ranked, (ranked.c.name == AssetContainerRow.name) & (ranked.c.rank == 1))
-            .where(AssetContainerRow.kind == kind)
-        )
+        count = select(func.count()).where(own).scalar_subquery()
+        updated = select(func.max(v.updated_at)).where(own).scalar_subquery()
+        query = select(
+            AssetContainerRow.name,
+            latest,
+            count,
+            AssetContainerRow.archived,
+            AssetContainerRow.created_at,
+            func.coalesce(updated, AssetContainerRow.updated_at),
+        ).where(AssetContainerRow.kind == kind, count > 0)
         if name_contains:
             query = query.where(AssetContainerRow.name.contains(name_contains, autoescape=True))
         if not include_archived:
-            query = query.where(
-                AssetContainerRow.archived.is_(False), ranked.c.version.is_not(None)
-            )
+            query = query.where(AssetContainerRow.archived.is_(False), latest.is_not(None))
         query = query.order_by(AssetContainerRow.name).offset(offset).limit(limit)
         return [
             ContainerRecord(
@@ -203,6 +184,19 @@ class AssetRepository:
         else:
             stmt = sqlite_insert(AssetContainerRow).values(**values).on_conflict_do_nothing()
         self.session.execute(stmt)
+
+    def lock_container(self, kind: str, name: str) -> None:
+        """Create the container if absent and hold its row lock until the transaction ends.
+
+        Serialises "is the latest version this content?" checks of one name on PostgreSQL
+        (SQLite write transactions are serial already).
+        """
+        self.ensure_container(kind, name)
+        self.session.execute(
+            select(AssetContainerRow.kind)
+            .where(AssetContainerRow.kind == kind, AssetContainerRow.name == name)
+            .with_for_update()
+        )
 
     def allocate_version(self, kind: str, name: str) -> str:
         """Take the next auto version; the row update serialises concurrent callers."""
