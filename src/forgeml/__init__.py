@@ -11,6 +11,7 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from forgeml.client import MLClient as MLClient
+    from forgeml.client.jobs import JobFailedError as JobFailedError
     from forgeml.core.errors import (
         ConflictError as ConflictError,
     )
@@ -59,6 +60,11 @@ if TYPE_CHECKING:
     from forgeml.core.specs import (
         load_model as load_model,
     )
+    from forgeml.core.specs.job import CommandJob as CommandJob
+    from forgeml.core.specs.job import Input as Input
+    from forgeml.core.specs.job import Output as Output
+    from forgeml.core.specs.job import command as command
+    from forgeml.core.specs.job import load_job as load_job
     from forgeml.core.types import AssetTypes as AssetTypes
 
 _EXPORTS = {
@@ -80,6 +86,12 @@ _EXPORTS = {
     "NotFoundError": "forgeml.core.errors",
     "ConflictError": "forgeml.core.errors",
     "ForbiddenError": "forgeml.core.errors",
+    "command": "forgeml.core.specs.job",
+    "Input": "forgeml.core.specs.job",
+    "Output": "forgeml.core.specs.job",
+    "CommandJob": "forgeml.core.specs.job",
+    "load_job": "forgeml.core.specs.job",
+    "JobFailedError": "forgeml.client.jobs",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -20,6 +20,10 @@ class Settings(BaseSettings):
     artifacts: str | None = None
     host: str = "127.0.0.1"
     port: int = 8080
+    #: the URL job runners call back; default http://<host>:<port> (loopback for 0.0.0.0)
+    public_url: str | None = None
+    #: keep a job runner process started ahead of the next job (faster submit-to-running)
+    warm_runner: bool = True
 
     @property
     def store_url(self) -> str:

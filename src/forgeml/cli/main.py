@@ -7,7 +7,7 @@ import sys
 import typer
 
 from forgeml import __version__
-from forgeml.cli import assets, compute, up
+from forgeml.cli import assets, compute, jobs, up
 
 app = typer.Typer(
     name="forgeml",
@@ -19,6 +19,7 @@ app = typer.Typer(
 app.command("up")(up.up)
 assets.register(app)
 app.add_typer(compute.app, name="compute")
+app.add_typer(jobs.app, name="job")
 
 
 def _version(value: bool) -> None:

@@ -11,9 +11,12 @@ import typer
 
 def up(
     host: Annotated[
-        str, typer.Option(help="Address to bind; loopback unless you mean to share it.")
+        str,
+        typer.Option(
+            envvar="FORGEML_HOST", help="Address to bind; loopback unless you mean to share it."
+        ),
     ] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8080,
+    port: Annotated[int, typer.Option(envvar="FORGEML_PORT", help="Port to serve on.")] = 8080,
     home: Annotated[
         Path | None, typer.Option(help="Workspace folder (FORGEML_HOME, default ~/.forgeml).")
     ] = None,
@@ -54,4 +57,13 @@ def up(
         f"forgeml workspace at http://{host}:{port}  (store: {workspace.db.safe_url}, "
         f"artifacts: {workspace.artifacts.url})"
     )
-    uvicorn.run(create_app(workspace), host=host, port=port, log_level="info")
+    from forgeml.scheduler import scheduler_config
+
+    # the API and the job scheduler in one process
+    app = create_app(workspace, scheduler=scheduler_config(settings))
+    # what start-up built lives as long as the server: keep it out of the cyclic collector's
+    # full passes, which otherwise stall a request for ~100 ms every few thousand calls
+    import gc
+
+    gc.freeze()
+    uvicorn.run(app, host=host, port=port, log_level="info")

@@ -9,6 +9,7 @@ import httpx
 from forgeml.client.assets import AssetOperations
 from forgeml.client.computes import ComputeOperations
 from forgeml.client.http import Http, default_url
+from forgeml.client.jobs import JobOperations
 from forgeml.core.specs import CommandComponent, Data, Environment, Model
 
 
@@ -38,6 +39,7 @@ class MLClient:
             self._http, "components", CommandComponent
         )
         self.compute = ComputeOperations(self._http)
+        self.jobs = JobOperations(self._http)
 
     @property
     def url(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Any
 
@@ -23,6 +24,7 @@ class Http:
         self, url: str | None = None, *, client: httpx.Client | None = None, timeout: float = 60.0
     ) -> None:
         self.url = (url or default_url()).rstrip("/")
+        self._owns_client = client is None
         self.client = client or httpx.Client(timeout=timeout)
         self.api = f"{self.url}/api/v1"
 
@@ -57,3 +59,9 @@ class Http:
 
     def close(self) -> None:
         self.client.close()
+
+    def __del__(self) -> None:
+        # a client dropped without close() still closes the connections it opened itself
+        if getattr(self, "_owns_client", False):
+            with contextlib.suppress(Exception):
+                self.client.close()

@@ -47,7 +47,7 @@ def _ignore_spec(root: Path) -> object | None:
         candidate = root / name
         if candidate.is_file():
             lines = candidate.read_text(encoding="utf-8").splitlines()
-            return pathspec.PathSpec.from_lines("gitwildmatch", lines)
+            return pathspec.GitIgnoreSpec.from_lines(lines)
     return None
 
 

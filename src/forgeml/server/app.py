@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -13,10 +15,13 @@ from forgeml import __version__
 from forgeml.artifacts import open_artifact_store
 from forgeml.core.errors import ForgemlError, SpecError
 from forgeml.schemas import ErrorBody
-from forgeml.server.routers import assets, computes, content, health
+from forgeml.server.routers import assets, computes, content, health, jobs, mlflow
 from forgeml.services import Workspace
 from forgeml.settings import Settings
 from forgeml.store import Database
+
+if TYPE_CHECKING:
+    from forgeml.scheduler import SchedulerConfig
 
 log = logging.getLogger("forgeml.server")
 
@@ -46,8 +51,25 @@ def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
     return f"{err.get('msg', 'invalid request')}.", field
 
 
-def create_app(workspace: Workspace) -> FastAPI:
+def create_app(workspace: Workspace, *, scheduler: SchedulerConfig | None = None) -> FastAPI:
+    """The API over `workspace`; with `scheduler`, its lifespan also runs the job scheduler."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from forgeml.scheduler import Scheduler
+
+        running = Scheduler(workspace, scheduler) if scheduler is not None else None
+        app.state.scheduler = running
+        if running is not None:
+            running.start()
+        try:
+            yield
+        finally:
+            if running is not None:
+                running.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="forgeml",
         version=__version__,
         description="The forgeml workspace API: versioned assets and compute targets.",
@@ -69,7 +91,7 @@ def create_app(workspace: Workspace) -> FastAPI:
         err = SpecError(message, field=field)
         return _error(err.status_code, err.code, err.message, err.details)
 
-    for module in (health, content, assets, computes):
+    for module in (health, content, assets, computes, jobs, mlflow):
         app.include_router(module.router)
 
     @app.get("/", include_in_schema=False, response_class=HTMLResponse)

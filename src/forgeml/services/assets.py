@@ -189,7 +189,7 @@ def _lookup(
         hint = f" Curated environments: {', '.join(sorted(CURATED_ENVIRONMENTS))}."
     raise NotFoundError(
         f"'{text}': no {what} named '{ref.name}' exists in this workspace. Create it first "
-        f"(forgeml {kind if kind != 'models' else 'model'} create ...).{hint}",
+        f"(forgeml {kind.removesuffix('s')} create ...).{hint}",
         details={"field": field} if field else None,
     )
 
@@ -202,6 +202,8 @@ def create(
 ) -> tuple[VersionedAsset, bool]:
     """Create one version; returns the stored entity and whether anything new was written."""
     model = _kind(kind)
+    # decide before validating: a caller who may not write learns nothing about the body
+    authorize(ctx, f"{kind}.write", str(body.get("name") or "*"))
     if kind == "components" and isinstance(body, dict):
         model = component_model(body)
     if version is not None:
@@ -214,7 +216,6 @@ def create(
     entity = validate_spec(model, body)
     if not entity.name:
         raise SpecError("an asset needs a 'name'.", field="name")
-    authorize(ctx, f"{kind}.write", entity.name)
     _prepare(ctx, kind, entity)
     spec = entity.to_wire()
     spec.pop("name", None)
@@ -238,6 +239,8 @@ def _store(
         repo = AssetRepository(session)
         container = repo.container(kind, entity.name)
         if entity.version is None:
+            # under the name's lock, so that concurrent identical creates agree on one version
+            repo.lock_container(kind, entity.name)
             latest = repo.latest(kind, entity.name, include_archived=True)
             if latest is not None and latest.identity == identity and not latest.archived:
                 return _touch(repo, kind, latest, entity)

@@ -36,10 +36,11 @@ def _builtin() -> Resource:
 
 
 def create_or_update(ctx: Context, body: dict[str, Any]) -> Resource:
+    # decide before validating: a caller who may not write learns nothing about the body
+    authorize(ctx, "computes.write", str(body.get("name") or "*"))
     entity = validate_spec(compute_model(body), body)
     if not entity.name:
         raise SpecError("a compute target needs a 'name'.", field="name")
-    authorize(ctx, "computes.write", entity.name)
     spec = entity.to_wire()
     spec.pop("name", None)
     with ctx.db.write() as session:

@@ -165,7 +165,9 @@ def spec_error(
     prefix: tuple[str | int, ...] = (),
 ) -> SpecError:
     """Turn the first pydantic error into a message a user can act on."""
-    err = exc.errors(include_url=False)[0]
+    errors = exc.errors(include_url=False)
+    # an unknown key is usually a misspelt one, so it goes first (before "x is missing")
+    err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     path = _field_path(tuple(err["loc"]), data)
     dotted = ".".join(str(p) for p in (*prefix, *path)) or None
     line = locator.line((*prefix, *path)) if locator else None

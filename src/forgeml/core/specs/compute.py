@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from forgeml.core.errors import SpecError
-from forgeml.core.specs.base import Resource
+from forgeml.core.specs.base import NAME_PATTERN, Resource
 
 
 def _default_slots() -> int:
@@ -21,6 +21,17 @@ class LocalCompute(Resource):
     name: str | None = None
     type: Literal["local"] = "local"
     max_concurrent_jobs: int = Field(default_factory=_default_slots, ge=1, le=1024)
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, value: str | None) -> str | None:
+        # the name is a URL segment (/computes/<name>): a '/' would make it unreachable
+        if value is not None and not NAME_PATTERN.match(value):
+            raise ValueError(
+                f"the name '{value}' is not allowed: use letters, digits, '-', '_' or '.', "
+                "starting with a letter or digit."
+            )
+        return value
 
 
 COMPUTE_TYPES: dict[str, type[Resource]] = {"local": LocalCompute}

@@ -2,6 +2,9 @@
 
 from forgeml.store.repositories.assets import AssetRecord, AssetRepository, ContainerRecord
 from forgeml.store.repositories.computes import ComputeRecord, ComputeRepository
+from forgeml.store.repositories.experiments import ExperimentRepository
+from forgeml.store.repositories.jobs import JobRecord, JobRepository
+from forgeml.store.repositories.runs import RunRepository
 
 __all__ = [
     "AssetRecord",
@@ -9,4 +12,8 @@ __all__ = [
     "ComputeRecord",
     "ComputeRepository",
     "ContainerRecord",
+    "ExperimentRepository",
+    "JobRecord",
+    "JobRepository",
+    "RunRepository",
 ]

@@ -1,0 +1,1 @@
+"""Where jobs run: compute backends and the environments jobs run in."""

@@ -1,0 +1,466 @@
+"""Jobs: submit, show, list, cancel, read logs and outputs.
+
+Submitting checks everything a user can fix before anything is queued (the document's own rules,
+the compute, the environment, every input reference and uploaded path) and refuses with a message
+naming the field. It pins references (`@latest` becomes the version it meant at submit time),
+creates the job's MLflow run, and writes the job row (state `queued`) with its lineage edges in
+one transaction. The scheduler takes it from there.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from forgeml.core.content import CONTENT_PREFIX, is_local_path
+from forgeml.core.errors import ConflictError, NotFoundError, SpecError
+from forgeml.core.refs import is_reference, parse_ref
+from forgeml.core.specs import (
+    ASSET_KINDS,
+    ComponentInput,
+    CreationContext,
+    Environment,
+    validate_spec,
+)
+from forgeml.core.specs.component import check_literal
+from forgeml.core.specs.job import (
+    MODEL_TYPES,
+    CommandJob,
+    JobInput,
+    environment_key,
+    generate_job_name,
+    job_model,
+)
+from forgeml.core.states import TERMINAL, JobStatus, parse_status
+from forgeml.schemas import Page
+from forgeml.schemas.jobs import (
+    Job,
+    JobLogChunk,
+    JobLogs,
+    JobOutputInfo,
+    JobOutputs,
+    LineageEdgeInfo,
+)
+from forgeml.schemas.runtime import RunnerInput, RunnerJob, RunnerOutput
+from forgeml.services import assets, computes
+from forgeml.services.authz import authorize
+from forgeml.services.content import check_content_uri
+from forgeml.services.context import Context
+from forgeml.services.job_state import after_move, move_in, publish
+from forgeml.store.repositories import JobRecord, JobRepository
+from forgeml.store.repositories.common import utcnow
+from forgeml.store.repositories.jobs import JobFilter, LineageEdge
+
+DEFAULT_EXPERIMENT = "Default"
+MAX_PAGE = 1000
+
+
+# ------------------------------------------------------------------------------- rendering
+
+
+def to_job(record: JobRecord) -> Job:
+    data: dict[str, Any] = {
+        **record.spec,
+        "name": record.name,
+        "status": record.status,
+        "experiment_id": record.experiment_id,
+        "parent_job_name": record.parent,
+        "queued_at": record.queued_at,
+        "prepared_at": record.prepared_at,
+        "started_at": record.started_at,
+        "ended_at": record.ended_at,
+        "exit_code": record.exit_code,
+        "error": record.error,
+        "warnings": record.warnings,
+        "cancel_requested": record.cancel_requested,
+    }
+    job = Job.model_validate(data)
+    job.creation_context = CreationContext(
+        created_at=record.created_at,
+        created_by=record.created_by,
+        last_modified_at=record.updated_at,
+    )
+    return job
+
+
+# ------------------------------------------------------------------------------- resolution
+
+
+def _environment(ctx: Context, job: CommandJob) -> tuple[str | dict[str, Any], Environment]:
+    """The environment as stored (pinned reference or inline) and as the runner gets it."""
+    if isinstance(job.environment, str):
+        try:
+            pinned = assets.pin_environment(ctx, job.environment, field="environment")
+            env = assets.resolve(ctx, "environments", pinned)
+        except NotFoundError as exc:
+            raise SpecError(exc.message, field="environment") from None
+        assert isinstance(env, Environment)
+        return pinned, env
+    env = job.environment
+    if isinstance(env.conda_file, str):
+        raise SpecError(
+            "'conda_file' must reach the server as the file's content; the CLI and SDK inline it.",
+            field="environment.conda_file",
+        )
+    if env.build is not None:
+        _check_uploaded(ctx, env.build.path, field="environment.build.path", kind="folder")
+    return env.to_wire(), env
+
+
+def _check_uploaded(ctx: Context, value: str, *, field: str, kind: str) -> None:
+    if value.startswith(CONTENT_PREFIX):
+        check_content_uri(ctx, value, kind=kind, field=field)
+    elif is_local_path(value):
+        raise SpecError(
+            f"'{value}' is a local path, which the server cannot read. Submit the job with the "
+            "forgeml CLI or SDK, which upload local files first.",
+            field=field,
+        )
+
+
+def _code(ctx: Context, job: CommandJob) -> str | None:
+    if job.code is None:
+        return None
+    if job.code.startswith(CONTENT_PREFIX):
+        check_content_uri(ctx, job.code, kind="folder", field="code")
+        return job.code
+    if is_local_path(job.code):
+        _check_uploaded(ctx, job.code, field="code", kind="folder")
+    raise SpecError(
+        f"'{job.code}': only a local folder (uploaded by the CLI or SDK) is supported as 'code' "
+        "so far; git and http sources are not.",
+        field="code",
+    )
+
+
+def _data_input(
+    ctx: Context, job: str, name: str, port: JobInput
+) -> tuple[RunnerInput, str | None, LineageEdge | None]:
+    """Resolve a data input: (what the runner gets, the pinned path, the lineage edge)."""
+    field = f"inputs.{name}.path"
+    mode = port.mode or "ro_mount"
+    path = port.path
+    if path is None:  # an optional input left unset
+        return RunnerInput(type=port.type, mode=mode), None, None
+    if path.startswith(CONTENT_PREFIX):
+        kind = "file" if port.type == "uri_file" else "folder"
+        check_content_uri(ctx, path, kind=kind, field=field)
+        return RunnerInput(type=port.type, mode=mode, uri=path), path, None
+    if path.startswith("azureml://datastores/") or path.startswith("azureml://subscriptions/"):
+        raise SpecError(
+            f"'{path}': datastores are not supported yet; register the data as a data asset and "
+            "use azureml:<name>:<version>.",
+            field=field,
+        )
+    if path.startswith("azureml://jobs/"):
+        return _job_output_input(ctx, path, port, mode, field)
+    if is_reference(path):
+        ref = parse_ref(path, field=field)
+        kind = ref.kind or ("models" if port.type in MODEL_TYPES else "data")
+        if kind not in ("data", "models"):
+            raise SpecError(f"'{path}' points at {kind}, not at data or a model.", field=field)
+        try:
+            asset = assets.resolve(ctx, kind, path)
+        except NotFoundError as exc:
+            raise SpecError(exc.message, field=field) from None
+        assert asset.name and asset.version
+        uri = str(getattr(asset, "path"))  # noqa: B009 - data and models both carry a path
+        edge = LineageEdge(job, "input", name, kind, asset.name, asset.version)
+        return (
+            RunnerInput(type=port.type, mode=mode, uri=uri),
+            f"azureml:{asset.name}:{asset.version}",
+            edge,
+        )
+    if is_local_path(path):
+        _check_uploaded(ctx, path, field=field, kind="folder")
+    # any other URI (https, s3, wasbs, runs:/ ...) is fetched by the runner
+    return RunnerInput(type=port.type, mode=mode, uri=path), path, None
+
+
+def _job_output_input(
+    ctx: Context, path: str, port: JobInput, mode: Any, field: str
+) -> tuple[RunnerInput, str, None]:
+    parts = path[len("azureml://jobs/") :].split("/")
+    if len(parts) < 3 or parts[1] != "outputs":
+        raise SpecError(
+            f"'{path}' should look like azureml://jobs/<job>/outputs/<output>[/paths/<path>].",
+            field=field,
+        )
+    with ctx.db.read() as session:
+        found = {o.name: o for o in JobRepository(session).outputs(parts[0])}
+    output = found.get(parts[2])
+    if output is None:
+        raise SpecError(f"job '{parts[0]}' has no output '{parts[2]}' (yet).", field=field)
+    uri = output.uri
+    if len(parts) > 4 and parts[3] == "paths":
+        uri = uri.rstrip("/") + "/" + "/".join(p for p in parts[4:] if p)
+    return RunnerInput(type=port.type, mode=mode, uri=uri), path, None
+
+
+def _resolve_inputs(
+    ctx: Context, name: str, job: CommandJob
+) -> tuple[dict[str, RunnerInput], dict[str, Any], list[LineageEdge]]:
+    runner: dict[str, RunnerInput] = {}
+    stored: dict[str, Any] = {}
+    edges: list[LineageEdge] = []
+    for key, given in job.inputs.items():
+        port = job.input_port(key)
+        assert port is not None
+        if port.is_literal:
+            value = port.given
+            if value is not None:
+                spec = ComponentInput(type=port.type, min=port.min, max=port.max, enum=port.enum)
+                value = check_literal(spec, value)
+            runner[key] = RunnerInput(type=port.type, value=value)
+            stored[key] = _doc(given) if isinstance(given, JobInput) else given
+            continue
+        resolved, pinned, edge = _data_input(ctx, name, key, port)
+        runner[key] = resolved
+        doc = _doc(port)
+        if pinned is not None:
+            doc["path"] = pinned
+        stored[key] = doc
+        if edge is not None:
+            edges.append(edge)
+    return runner, stored, edges
+
+
+def _doc(port: JobInput) -> dict[str, Any]:
+    return port.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
+
+
+def _outputs(job: CommandJob) -> dict[str, RunnerOutput]:
+    out: dict[str, RunnerOutput] = {}
+    for key, port in job.outputs.items():
+        if port.name is not None:
+            try:
+                validate_spec(
+                    ASSET_KINDS[port.asset_kind],
+                    {"name": port.name, "version": port.version, "type": port.type, "path": "x"},
+                )
+            except SpecError as exc:
+                raise SpecError(exc._bare, field=f"outputs.{key}.{exc.field or 'name'}") from None
+        out[key] = RunnerOutput(type=port.type, mode=port.mode or "rw_mount")
+    return out
+
+
+# ------------------------------------------------------------------------------- use cases
+
+
+def submit(ctx: Context, body: dict[str, Any]) -> Job:
+    """Validate, resolve and queue a job; nothing is written when any check fails."""
+    given = body.get("name") if isinstance(body, dict) else None
+    authorize(ctx, "jobs.write", given if isinstance(given, str) else "*")
+    if not isinstance(body, dict):
+        raise SpecError("the request body must be a job document (a JSON object).")
+    job = validate_spec(job_model(body), body)
+    name = job.name or generate_job_name()
+    compute = job.compute or computes.BUILTIN
+    try:
+        computes.get(ctx, compute)
+    except NotFoundError as exc:
+        raise SpecError(exc.message, field="compute") from None
+    with ctx.db.read() as session:
+        if JobRepository(session).exists(name):
+            raise ConflictError(
+                f"a job named '{name}' already exists; job names are unique. Omit 'name' to get "
+                "a generated one.",
+                details={"field": "name"},
+            )
+    env_stored, env = _environment(ctx, job)
+    code = _code(ctx, job)
+    runner_inputs, stored_inputs, edges = _resolve_inputs(ctx, name, job)
+    runner_outputs = _outputs(job)
+    experiment = job.experiment_name or DEFAULT_EXPERIMENT
+    display = job.display_name or name
+    spec = job.to_wire()
+    spec.update(
+        {"environment": env_stored, "inputs": stored_inputs, "compute": compute},
+        experiment_name=experiment,
+        display_name=display,
+    )
+    spec.pop("name", None)
+    if code is not None:
+        spec["code"] = code
+
+    from forgeml.services import tracking
+
+    experiment_id = tracking.start_job_run(
+        ctx, run_id=name, experiment_name=experiment, run_name=display, tags=dict(job.tags)
+    )
+    runner = RunnerJob(
+        name=name,
+        command=job.command,
+        code=code,
+        environment=env,
+        environment_key=environment_key(env),
+        inputs=runner_inputs,
+        outputs=runner_outputs,
+        environment_variables=dict(job.environment_variables),
+        timeout_s=job.timeout_s,
+        experiment_id=str(experiment_id),
+        experiment_name=experiment,
+        run_id=name,
+        distribution=job.distribution,
+        resources=job.resources,
+    )
+    now = utcnow()
+    with ctx.db.write() as session:
+        repo = JobRepository(session)
+        if repo.exists(name):
+            raise ConflictError(f"a job named '{name}' already exists.", details={"field": "name"})
+        record = repo.insert(
+            name=name,
+            type=job.type,
+            status=JobStatus.queued.value,
+            spec=spec,
+            runner=runner.model_dump(mode="json"),
+            experiment_name=experiment,
+            experiment_id=str(experiment_id),
+            display_name=display,
+            description=job.description,
+            tags=dict(job.tags),
+            compute=compute,
+            parent=None,
+            created_by=ctx.principal.name,
+            created_at=now,
+            queued_at=now,
+        )
+        for edge in edges:
+            repo.add_edge(edge)
+        repo.append_log(name, "system", f"queued on compute '{compute}'\n", now)
+    publish(ctx.workspace, name)
+    return to_job(record)
+
+
+def get(ctx: Context, name: str) -> Job:
+    authorize(ctx, "jobs.read", name)
+    return to_job(_record(ctx, name))
+
+
+def _record(ctx: Context, name: str) -> JobRecord:
+    with ctx.db.read() as session:
+        record = JobRepository(session).get(name)
+    if record is None:
+        raise NotFoundError(f"no job named '{name}' exists in this workspace.")
+    return record
+
+
+def _tag_filter(tags: list[str]) -> tuple[tuple[str, str | None], ...]:
+    out: list[tuple[str, str | None]] = []
+    for item in tags:
+        key, sep, value = item.partition("=")
+        if not key:
+            raise SpecError(f"'{item}' is not a tag filter; write key or key=value.", field="tag")
+        out.append((key, value if sep else None))
+    return tuple(out)
+
+
+def list_jobs(
+    ctx: Context,
+    *,
+    status: list[str] | None = None,
+    experiment_name: str | None = None,
+    tags: list[str] | None = None,
+    parent: str | None = None,
+    page_token: str | None = None,
+    limit: int = 100,
+) -> Page[Job]:
+    """Jobs, newest first, filtered by status, experiment, tag (`k` or `k=v`) and parent."""
+    authorize(ctx, "jobs.read")
+    limit = max(1, min(limit, MAX_PAGE))
+    if page_token and not page_token.isdigit():
+        raise SpecError(f"'{page_token}' is not a page token from this server.", field="page_token")
+    offset = int(page_token or 0)
+    where = JobFilter(
+        statuses=tuple(parse_status(s).value for s in status or []),
+        experiment_name=experiment_name,
+        tags=_tag_filter(tags or []),
+        parent=parent,
+    )
+    with ctx.db.read() as session:
+        records = JobRepository(session).search(where, offset=offset, limit=limit)
+    token = str(offset + limit) if len(records) == limit else None
+    return Page[Job](items=[to_job(r) for r in records], next_token=token)
+
+
+def cancel(ctx: Context, name: str) -> Job:
+    """Stop a job: a queued one is canceled at once, a running one is asked to stop (the
+    scheduler stops its process tree); an ended job stays as it is."""
+    authorize(ctx, "jobs.write", name)
+    with ctx.db.write() as session:
+        repo = JobRepository(session)
+        current = repo.lock(name)
+        if current is None:
+            raise NotFoundError(f"no job named '{name}' exists in this workspace.")
+        status = JobStatus(current.status)
+        if status in TERMINAL or status is JobStatus.canceling:
+            return to_job(current)
+        message = f"cancel requested by {ctx.principal.name}"
+        if status is JobStatus.queued:
+            moved = move_in(repo, name, JobStatus.canceled, message=message, cancel_requested=True)
+        else:
+            moved = move_in(repo, name, JobStatus.canceling, message=message, cancel_requested=True)
+    after_move(ctx, moved)
+    return to_job(moved.record)
+
+
+def logs(
+    ctx: Context, name: str, *, after: int = 0, limit: int = 1000, streams: list[str] | None = None
+) -> JobLogs:
+    """Log chunks after `after`; `done` once the job ended and every chunk has been read."""
+    authorize(ctx, "jobs.read", name)
+    limit = max(1, min(limit, 10_000))
+    with ctx.db.read() as session:
+        repo = JobRepository(session)
+        record = repo.get(name)
+        if record is None:
+            raise NotFoundError(f"no job named '{name}' exists in this workspace.")
+        chunks = repo.logs(name, after=after, limit=limit, streams=tuple(streams or ()))
+    # the job row is read first: when it had ended, every chunk was already committed
+    ended = JobStatus(record.status) in TERMINAL
+    return JobLogs(
+        items=[JobLogChunk(seq=c.seq, stream=c.stream, text=c.text, ts=c.ts) for c in chunks],
+        last_seq=chunks[-1].seq if chunks else after,
+        status=JobStatus(record.status),
+        done=ended and len(chunks) < limit,
+    )
+
+
+def outputs(ctx: Context, name: str) -> JobOutputs:
+    authorize(ctx, "jobs.read", name)
+    with ctx.db.read() as session:
+        repo = JobRepository(session)
+        if not repo.exists(name):
+            raise NotFoundError(f"no job named '{name}' exists in this workspace.")
+        rows = repo.outputs(name)
+        edges = repo.edges(job=name)
+    return JobOutputs(
+        items=[
+            JobOutputInfo(
+                name=o.name,
+                type=o.type,
+                uri=o.uri,
+                asset=f"azureml:{o.asset_name}:{o.asset_version}" if o.asset_name else None,
+                asset_kind=o.asset_kind,
+                created_at=o.created_at,
+            )
+            for o in rows
+        ],
+        lineage=[
+            LineageEdgeInfo(
+                direction=e.direction,
+                port=e.port,
+                asset_kind=e.asset_kind,
+                asset=f"azureml:{e.asset_name}:{e.asset_version}",
+            )
+            for e in edges
+        ],
+    )
+
+
+def jobs_of_asset(ctx: Context, kind: str, name: str, version: str | None = None) -> list[str]:
+    """The jobs that read (or produced) an asset version: lineage seen from the asset."""
+    authorize(ctx, f"{kind}.read", name)
+    with ctx.db.read() as session:
+        edges = JobRepository(session).edges(asset=(kind, name, version))
+    return list(dict.fromkeys(e.job for e in edges))
