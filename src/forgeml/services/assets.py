@@ -237,10 +237,9 @@ def _store(
     assert entity.name
     with ctx.db.write() as session:
         repo = AssetRepository(session)
-        container = repo.container(kind, entity.name)
+        # under the name's lock, so that concurrent creates agree on one version
+        container = repo.lock_container(kind, entity.name)
         if entity.version is None:
-            # under the name's lock, so that concurrent identical creates agree on one version
-            repo.lock_container(kind, entity.name)
             latest = repo.latest(kind, entity.name, include_archived=True)
             if latest is not None and latest.identity == identity and not latest.archived:
                 return _touch(repo, kind, latest, entity)
@@ -269,8 +268,7 @@ def _store(
             tags=dict(entity.tags),
             created_by=ctx.principal.name,
         )
-        archived = bool(container and container.archived)
-        return to_entity(kind, record, container_archived=archived), True
+        return to_entity(kind, record, container_archived=container.archived), True
 
 
 def _touch(

@@ -185,22 +185,25 @@ class AssetRepository:
             stmt = sqlite_insert(AssetContainerRow).values(**values).on_conflict_do_nothing()
         self.session.execute(stmt)
 
-    def lock_container(self, kind: str, name: str) -> None:
-        """Create the container if absent and hold its row lock until the transaction ends.
+    def lock_container(self, kind: str, name: str) -> AssetContainerRow:
+        """Create the container if absent, hold its row lock until the transaction ends, and
+        return it.
 
         Serialises "is the latest version this content?" checks of one name on PostgreSQL
-        (SQLite write transactions are serial already).
+        (SQLite write transactions are serial already). `allocate_version` and
+        `note_explicit_version` expect it to have been called in the same transaction.
         """
         self.ensure_container(kind, name)
-        self.session.execute(
-            select(AssetContainerRow.kind)
+        row = self.session.scalar(
+            select(AssetContainerRow)
             .where(AssetContainerRow.kind == kind, AssetContainerRow.name == name)
             .with_for_update()
         )
+        assert row is not None
+        return row
 
     def allocate_version(self, kind: str, name: str) -> str:
-        """Take the next auto version; the row update serialises concurrent callers."""
-        self.ensure_container(kind, name)
+        """Take the next auto version of a locked container (see `lock_container`)."""
         while True:
             taken = self.session.scalar(
                 update(AssetContainerRow)
@@ -215,8 +218,9 @@ class AssetRepository:
                 return candidate
 
     def note_explicit_version(self, kind: str, name: str, version: str) -> None:
-        """Keep the counter above explicit numeric versions so auto versions never collide."""
-        self.ensure_container(kind, name)
+        """Keep the counter above explicit numeric versions so auto versions never collide.
+
+        The container must exist (see `lock_container`)."""
         if version.isdigit():
             self.session.execute(
                 update(AssetContainerRow)
