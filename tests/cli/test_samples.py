@@ -32,6 +32,12 @@ COMPUTE_SAMPLES = [("compute", "compute/local.yml", "cpu-local", None, "local")]
 SUPPORTING = {"assets/environment/conda.yml", "assets/model/iris-mlflow/python_env.yaml"}
 # job documents: submitted and run by the docs tests (docs/jobs.md shows and runs each one)
 JOB_SAMPLES = {"jobs/hello.yml", "jobs/train.yml", "jobs/pip-env.yml"}
+# pipeline and sweep documents: run by the docs tests (docs/pipelines.md), with the components
+# they load from their own folder
+PIPELINE_SAMPLES = {"pipelines/pipeline.yml", "pipelines/sweep.yml"}
+PIPELINE_COMPONENTS = {
+    f"pipelines/components/{c}.yml" for c in ("prep", "train", "evaluate", "register")
+}
 
 
 def _create(cli: Cli, group: str, sample: str) -> dict[str, Any]:
@@ -53,13 +59,22 @@ def test_every_sample_file_is_covered_by_a_test() -> None:
         for p in SAMPLES.rglob("*")
         if p.suffix in (".yml", ".yaml") and p.is_file()
     }
-    assert found - documents - SUPPORTING - JOB_SAMPLES == set(), (
+    pipelines = PIPELINE_SAMPLES | PIPELINE_COMPONENTS
+    assert found - documents - SUPPORTING - JOB_SAMPLES - pipelines == set(), (
         "a new sample needs a line in this test"
     )
-    assert documents | JOB_SAMPLES <= found
+    assert documents | JOB_SAMPLES | pipelines <= found
     jobs_doc = (SAMPLES.parent / "docs" / "jobs.md").read_text(encoding="utf-8")
     for sample in sorted(JOB_SAMPLES):
         assert f"job create -f samples/{sample}" in jobs_doc, f"docs/jobs.md never runs {sample}"
+    pipelines_doc = (SAMPLES.parent / "docs" / "pipelines.md").read_text(encoding="utf-8")
+    for sample in sorted(PIPELINE_SAMPLES):
+        assert f"job create -f samples/{sample}" in pipelines_doc, (
+            f"docs/pipelines.md never runs {sample}"
+        )
+    for component in sorted(PIPELINE_COMPONENTS):
+        name = component.removeprefix("pipelines/")
+        assert f"component: ./{name}" in (SAMPLES / "pipelines" / "pipeline.yml").read_text()
 
 
 @pytest.mark.parametrize(

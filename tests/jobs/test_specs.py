@@ -85,7 +85,7 @@ BAD = [
     ),
     ("name: has space\ncommand: echo\n", "name", "not allowed"),
     ("command: echo\ncomand: typo\n", "comand", "Valid keys here are"),
-    ("type: sweep\ncommand: echo\n", "type", "not supported yet"),
+    ("type: parallel\ncommand: echo\n", "type", "not supported yet"),
 ]
 
 

@@ -14,6 +14,7 @@ app = typer.Typer(
 )
 LIST_COLUMNS = [
     "name",
+    "type",
     "display_name",
     "status",
     "experiment_name",
@@ -89,15 +90,20 @@ def list_(
     max_results: Annotated[
         int, typer.Option("--max-results", "-r", help="At most this many.")
     ] = 50,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Also list pipeline steps and sweep trials.")
+    ] = False,
     output: OutOpt = OutputFormat.table,
 ) -> None:
-    """List jobs, newest first."""
+    """List jobs, newest first (top-level jobs; `--parent` lists a pipeline's steps or a
+    sweep's trials)."""
     jobs = _client().jobs.list(
         status=status,
         experiment_name=experiment,
         tag=tag,
         parent_job_name=parent,
         max_results=max_results,
+        include_children=all_,
     )
     emit(list(jobs), output, LIST_COLUMNS)
 
@@ -111,6 +117,22 @@ def cancel(
     """Cancel a job: a queued job at once, a running one stops its whole process tree."""
     ops = _client().jobs
     emit(ops.begin_cancel(name).result() if wait else ops.cancel(name), output)
+
+
+@app.command("rerun")
+def rerun(
+    name: NameOpt,
+    stream: Annotated[
+        bool, typer.Option("--stream", "-s", help="Follow the logs until the job ends.")
+    ] = False,
+    output: OutOpt = OutputFormat.json,
+) -> None:
+    """Submit a job again under a new name, with the same pinned versions; a pipeline reuses
+    the steps that completed, so only the failed steps and those after them run."""
+    created = _client().jobs.rerun(name)
+    emit(created, output)
+    if stream:
+        _stream(str(created.name))
 
 
 @app.command("stream")

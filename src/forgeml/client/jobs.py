@@ -23,10 +23,19 @@ from forgeml.client.http import Http
 from forgeml.client.upload import Uploader
 from forgeml.core.content import CONTENT_PREFIX, is_local_path, parse_content_uri, safe_relpath
 from forgeml.core.errors import ForgemlError, SpecError, UnavailableError, error_from_payload
-from forgeml.core.specs import Environment
+from forgeml.core.specs import CommandComponent, Environment
 from forgeml.core.specs.job import CommandJob, JobInput
+from forgeml.core.specs.pipeline import (
+    PipelineComponent,
+    PipelineJob,
+    PipelineStep,
+    SweepJob,
+    SweepTrial,
+)
 from forgeml.core.states import TERMINAL, JobStatus
-from forgeml.schemas.jobs import Job, JobLogs, JobOutputs
+from forgeml.schemas.jobs import Job, JobLogs, JobOutputs, PipelineJobInfo, SweepJobInfo, parse_job
+
+AnyJob = Job | PipelineJobInfo | SweepJobInfo
 
 #: how long `stream` keeps trying to reconnect to a workspace that went away
 RECONNECT_S = 120.0
@@ -35,7 +44,7 @@ RECONNECT_S = 120.0
 class JobFailedError(ForgemlError):
     """`stream` followed a job that ended `failed` or `canceled`."""
 
-    def __init__(self, job: Job) -> None:
+    def __init__(self, job: Job | PipelineJobInfo | SweepJobInfo) -> None:
         what = f"job '{job.name}' {job.status.value}"
         if job.exit_code is not None:
             what += f" (exit code {job.exit_code})"
@@ -49,6 +58,19 @@ def default_experiment() -> str:
     return name or "Default"
 
 
+def _prefixed(text: str, prefix: str, line_start: dict[str, bool], job: str) -> str:
+    """`text` with `prefix` at the start of each line (a chunk may end mid-line)."""
+    if not prefix:
+        return text
+    out: list[str] = []
+    for piece in text.splitlines(keepends=True):
+        if line_start.get(job, True):
+            out.append(prefix)
+        out.append(piece)
+        line_start[job] = piece.endswith("\n")
+    return "".join(out)
+
+
 class CancelPoller:
     """What `begin_cancel` returns, shaped like azure-core's LROPoller."""
 
@@ -59,7 +81,7 @@ class CancelPoller:
     def done(self) -> bool:
         return self._job.status in TERMINAL
 
-    def result(self, timeout: float | None = None) -> Job:
+    def result(self, timeout: float | None = None) -> AnyJob:
         """Wait until the job has stopped (or `timeout` seconds passed) and return it."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while not self.done() and (deadline is None or time.monotonic() < deadline):
@@ -78,9 +100,12 @@ class JobOperations:
         self._environments: AssetOperations[Environment] = AssetOperations(
             http, "environments", Environment
         )
+        self._components: AssetOperations[CommandComponent] = AssetOperations(
+            http, "components", CommandComponent
+        )
 
     # ------------------------------------------------------------------------- submit
-    def _inputs(self, job: CommandJob, base: Path) -> dict[str, Any]:
+    def _inputs(self, job: Any, base: Path) -> dict[str, Any]:
         body: dict[str, Any] = {}
         for key, given in job.inputs.items():
             if not isinstance(given, JobInput) or given.is_literal or given.path is None:
@@ -90,24 +115,28 @@ class JobOperations:
                     else given
                 )
                 continue
-            port = given.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
-            port["type"] = given.type
-            if is_local_path(given.path):
-                local = (base / given.path).resolve()
-                field = f"inputs.{key}.path"
-                if given.type == "uri_file" and local.is_dir():
-                    raise SpecError(
-                        f"{local} is a folder, but a uri_file input needs a file.", field=field
-                    )
-                if given.type != "uri_file" and local.is_file() and given.type != "custom_model":
-                    raise SpecError(
-                        f"{local} is a file, but a {given.type} input needs a folder; use "
-                        "type: uri_file for a single file.",
-                        field=field,
-                    )
-                port["path"] = self._uploader.upload_path(local, field=field)
-            body[key] = port
+            body[key] = self._one_input(key, given, base, f"inputs.{key}")
         return body
+
+    def _one_input(self, key: str, given: JobInput, base: Path, where: str) -> dict[str, Any]:
+        port = given.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
+        port["type"] = given.type
+        assert given.path is not None
+        if is_local_path(given.path):
+            local = (base / given.path).resolve()
+            field = f"{where}.path"
+            if given.type == "uri_file" and local.is_dir():
+                raise SpecError(
+                    f"{local} is a folder, but a uri_file input needs a file.", field=field
+                )
+            if given.type != "uri_file" and local.is_file() and given.type != "custom_model":
+                raise SpecError(
+                    f"{local} is a file, but a {given.type} input needs a folder; use "
+                    "type: uri_file for a single file.",
+                    field=field,
+                )
+            port["path"] = self._uploader.upload_path(local, field=field)
+        return port
 
     def _prepare(self, job: CommandJob) -> dict[str, Any]:
         base = job.base_path
@@ -129,19 +158,116 @@ class JobOperations:
         body.setdefault("experiment_name", default_experiment())
         return body
 
-    def create_or_update(self, job: CommandJob, **_ignored: Any) -> Job:
-        """Submit a job (its local files are uploaded first) and return it, queued."""
-        if not isinstance(job, CommandJob):
-            raise TypeError(f"expected a command job, got {type(job).__name__}")
+    # ----------------------------------------------------------------- pipelines, sweeps
+    def _component(self, comp: Any, field: str) -> Any:
+        """An inline component with its local code uploaded (and its own steps, if a
+        pipeline component)."""
+        if isinstance(comp, CommandComponent):
+            try:
+                body = self._components._prepare(comp)
+            except SpecError as exc:
+                raise SpecError(exc._bare, field=f"{field}.{exc.field or ''}".rstrip(".")) from None
+            return body
+        if isinstance(comp, PipelineComponent):
+            body = comp.to_wire()
+            body["jobs"] = self._steps(comp.jobs, comp.base_path, f"{field}.jobs")
+            return body
+        return comp
+
+    def _steps(self, steps: dict[str, PipelineStep], base: Path, prefix: str) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, step in steps.items():
+            field = f"{prefix}.{name}"
+            body = step.model_dump(mode="json", exclude_none=True, exclude={"component", "trial"})
+            for key in ("component", "trial"):
+                value = getattr(step, key)
+                if value is not None:
+                    body[key] = self._component(value, f"{field}.{key}")
+            if step.code is not None and is_local_path(step.code):
+                code = (base / step.code).resolve()
+                if not code.is_dir():
+                    raise SpecError(
+                        f"the code folder {code} does not exist (paths are relative to the YAML "
+                        "file's folder).",
+                        field=f"{field}.code",
+                    )
+                body["code"] = self._uploader.upload_path(
+                    code, field=f"{field}.code", honour_ignore=True
+                )
+            if isinstance(step.environment, dict):
+                env = Environment.model_validate(step.environment)
+                body["environment"] = self._environments._inline_environment(
+                    env, base, f"{field}.environment."
+                )
+            inputs: dict[str, Any] = {}
+            for key, given in step.inputs.items():
+                if isinstance(given, dict) and isinstance(given.get("path"), str):
+                    port = JobInput.model_validate(given)
+                    inputs[key] = self._one_input(key, port, base, f"{field}.inputs.{key}")
+                else:
+                    inputs[key] = given
+            body["inputs"] = inputs
+            out[name] = body
+        return out
+
+    def _prepare_pipeline(self, job: PipelineJob) -> dict[str, Any]:
+        base = job.base_path
+        body = job.to_wire()
+        body["jobs"] = self._steps(job.jobs, base, "jobs")
+        if job.component is not None:
+            body["component"] = self._component(job.component, "component")
+        body["inputs"] = self._inputs(job, base)
+        body.setdefault("experiment_name", default_experiment())
+        return body
+
+    def _prepare_sweep(self, job: SweepJob) -> dict[str, Any]:
+        base = job.base_path
+        body = job.to_wire()
+        if isinstance(job.trial, dict):
+            trial = SweepTrial.model_validate(job.trial)
+            # a standalone trial is a command without ports: upload it like a component's
+            parts = trial.model_dump(exclude_none=True, include={"code", "environment"})
+            comp = CommandComponent.model_validate({**parts, "command": "true"}).with_base_path(
+                base
+            )
+            prepared = self._components._prepare(comp)
+            body["trial"] = {
+                **job.trial,
+                **{k: prepared[k] for k in ("code", "environment") if k in prepared},
+            }
+        else:
+            body["trial"] = self._component(job.trial, "trial")
+        body["inputs"] = self._inputs(job, base)
+        body.setdefault("experiment_name", default_experiment())
+        return body
+
+    def create_or_update(self, job: Any, **_ignored: Any) -> AnyJob:
+        """Submit a job (its local files are uploaded first) and return it, queued.
+
+        `job` is a command job, a pipeline job (from YAML or the `forgeml.dsl` decorator) or
+        a sweep job."""
+        if hasattr(job, "to_pipeline_job"):
+            job = job.to_pipeline_job()
         try:
-            body = self._prepare(job)
-            return Job.model_validate(self._http.json("POST", "/jobs", json=body))
+            if isinstance(job, CommandJob):
+                body = self._prepare(job)
+            elif isinstance(job, PipelineJob):
+                body = self._prepare_pipeline(job)
+            elif isinstance(job, SweepJob):
+                body = self._prepare_sweep(job)
+            else:
+                raise TypeError(f"expected a job document, got {type(job).__name__}")
+            return parse_job(self._http.json("POST", "/jobs", json=body))
         except SpecError as exc:
             raise exc.in_file(job.source) from None
 
+    def rerun(self, name: str) -> AnyJob:
+        """Submit a job again under a new name; a pipeline reuses the steps that completed."""
+        return parse_job(self._http.json("POST", f"/jobs/{quote(name, safe='')}/rerun"))
+
     # --------------------------------------------------------------------------- read
-    def get(self, name: str) -> Job:
-        return Job.model_validate(self._http.json("GET", f"/jobs/{quote(name, safe='')}"))
+    def get(self, name: str) -> AnyJob:
+        return parse_job(self._http.json("GET", f"/jobs/{quote(name, safe='')}"))
 
     def list(
         self,
@@ -151,8 +277,11 @@ class JobOperations:
         tag: str | list[str] | None = None,
         parent_job_name: str | None = None,
         max_results: int | None = None,
-    ) -> Iterator[Job]:
-        """Jobs, newest first, filtered by status, experiment, tag (`k` or `k=v`) and parent."""
+        include_children: bool = False,
+    ) -> Iterator[AnyJob]:
+        """Jobs, newest first, filtered by status, experiment, tag (`k` or `k=v`) and parent.
+
+        Without `parent_job_name`, only top-level jobs, unless `include_children`."""
         params: dict[str, Any] = {"limit": min(max_results or 100, 100)}
         if status:
             params["status"] = [status] if isinstance(status, str) else status
@@ -162,11 +291,13 @@ class JobOperations:
             params["tag"] = [tag] if isinstance(tag, str) else tag
         if parent_job_name:
             params["parent"] = parent_job_name
+        if include_children:
+            params["all"] = "true"
         seen = 0
         while True:
             page = self._http.json("GET", "/jobs", params=params)
             for item in page["items"]:
-                yield Job.model_validate(item)
+                yield parse_job(item)
                 seen += 1
                 if max_results is not None and seen >= max_results:
                     return
@@ -185,9 +316,9 @@ class JobOperations:
         )
 
     # ------------------------------------------------------------------------- cancel
-    def cancel(self, name: str) -> Job:
+    def cancel(self, name: str) -> AnyJob:
         """Ask a job to stop; returns at once (queued jobs are canceled at once)."""
-        return Job.model_validate(self._http.json("POST", f"/jobs/{quote(name, safe='')}/cancel"))
+        return parse_job(self._http.json("POST", f"/jobs/{quote(name, safe='')}/cancel"))
 
     def begin_cancel(self, name: str) -> CancelPoller:
         """azure-ai-ml's form: `client.jobs.begin_cancel(name).result()` waits for the stop."""
@@ -196,12 +327,14 @@ class JobOperations:
     # ------------------------------------------------------------------------- stream
     def stream(
         self, name: str, *, out: IO[str] | None = None, raise_on_failure: bool = True
-    ) -> Job:
+    ) -> AnyJob:
         """Print the job's logs live until it ends; raise `JobFailedError` if it failed."""
         sink = out or sys.stdout
         sink.write(f"RunId: {name}\n")
         sink.write(f"Web View: {self._http.url}/api/v1/jobs/{name}\n\nStreaming logs:\n")
         sink.flush()
+        if self.get(name).type in ("pipeline", "sweep"):
+            return self._stream_tree(name, sink, raise_on_failure)
         after = 0
         deadline: float | None = None
         while True:
@@ -220,6 +353,43 @@ class JobOperations:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(1.0)
+
+    def _children(self, name: str) -> tuple[AnyJob, ...]:
+        return tuple(self.list(parent_job_name=name, max_results=10_000))
+
+    def _stream_tree(self, name: str, sink: IO[str], raise_on_failure: bool) -> AnyJob:
+        """Follow a pipeline or sweep: its own log and every step's (or trial's), each line
+        prefixed with the step's name, interleaved as they arrive."""
+        prefixes: dict[str, str] = {name: ""}
+        cursors: dict[str, int] = {}
+        line_start: dict[str, bool] = {}
+        finished: set[str] = set()
+        parents = {name}
+        while True:
+            ended = self.get(name).status in TERMINAL
+            for parent in sorted(parents):
+                # oldest first, so steps appear in the order they started
+                for child in reversed(self._children(parent)):
+                    if child.name and child.name not in prefixes:
+                        label = child.step or child.name
+                        outer = prefixes[parent].strip("[] ")
+                        full = f"{outer}/{label}" if outer else label
+                        prefixes[child.name] = f"[{full}] "
+                        if child.type in ("pipeline", "sweep"):
+                            parents.add(child.name)
+            for job, prefix in list(prefixes.items()):
+                if job in finished:
+                    continue
+                page = self.logs(job, after=cursors.get(job, 0))
+                for chunk in page.items:
+                    sink.write(_prefixed(chunk.text, prefix, line_start, job))
+                sink.flush()
+                cursors[job] = page.last_seq
+                if page.done and job != name:
+                    finished.add(job)
+            if ended:
+                return self._summary(name, sink, raise_on_failure)
+            time.sleep(0.5)
 
     def _events(self, name: str, after: int) -> Iterator[tuple[str, dict[str, Any]]]:
         url = f"{self._http.api}/jobs/{quote(name, safe='')}/logs/stream"
@@ -250,7 +420,7 @@ class JobOperations:
                 f"no forgeml workspace answers at {self._http.url} ({exc})."
             ) from None
 
-    def _summary(self, name: str, sink: IO[str], raise_on_failure: bool) -> Job:
+    def _summary(self, name: str, sink: IO[str], raise_on_failure: bool) -> AnyJob:
         job = self.get(name)
         sink.write(f"\nExecution Summary\n=================\nRunId: {name}\n")
         sink.write(f"Status: {job.status.value}\n")
@@ -323,7 +493,7 @@ class JobOperations:
             target = dest / safe_relpath(path)
             self._fetch(f"{self._http.api}/content/{digest}/files/{quote(path)}", target)
 
-    def _download_artifacts(self, job: Job, dest: Path) -> None:
+    def _download_artifacts(self, job: AnyJob, dest: Path) -> None:
         if job.experiment_id is None:
             return
         root = f"{job.experiment_id}/{job.name}/artifacts"

@@ -98,6 +98,9 @@ class ComputeBackend(ABC):
         where = f"pid {handle.pid} on {handle.host}" if handle.pid else handle.host
         return f"{self.kind} runner ({where})"
 
+    def prestart(self, folder: Path) -> None:  # noqa: B027 - most backends start nothing
+        """Get ready for the first job ahead of time (in the background)."""
+
     def close(self) -> None:  # noqa: B027 - most backends hold nothing
         """Release what the backend holds; runners keep running."""
 

@@ -8,6 +8,10 @@ the system has since given to another process is never mistaken for the runner. 
 SIGTERM to the runner's process group (the runner stops its command's group and reports);
 `kill` sends SIGKILL to every process group of the runner's tree, remembered from the moment of
 the cancel, since orphans lose their parent link once the runner dies.
+
+With `warm=True` (the default) runners are forked from a fork server (`forgeml.compute.warm`)
+that has imported the runner once, so a job's runner starts in milliseconds instead of most of a
+second; the fork server is retired after `warm_idle_s` without a job and started again on demand.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from forgeml.compute.base import ComputeBackend, Exited, Handle, Launch
 
 RUNNER_MODULE = "forgeml.runtime.runner"
 LOG_NAME = "runner.log"
+#: where the fork server writes the exit status of a runner it started
+EXIT_NAME = "runner.exit"
 
 
 def process_start_time(pid: int) -> str | None:
@@ -100,6 +106,15 @@ def _groups(pids: set[int]) -> set[int]:
     return groups
 
 
+def _exit_code(path: Any) -> int | None:
+    if not path:
+        return None
+    try:
+        return int(Path(str(path)).read_text(encoding="ascii").strip())
+    except (OSError, ValueError):
+        return None
+
+
 class LocalBackend(ComputeBackend):
     """Runner processes on this machine."""
 
@@ -123,6 +138,7 @@ class LocalBackend(ComputeBackend):
         self._groups: dict[int, set[int]] = {}
         self._spare: subprocess.Popen[bytes] | None = None
         self._spare_timer: threading.Timer | None = None
+        self._fork_lock = threading.Lock()
         self._closed = False
 
     def submit(self, launch: Launch) -> Handle:
@@ -139,63 +155,91 @@ class LocalBackend(ComputeBackend):
             argv += ["--home", str(launch.home)]
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **launch.env}
         log = launch.workdir / LOG_NAME
-        proc = self._hand_over(argv, env, launch.workdir, log) if self.warm else None
-        if proc is None:
+        exit_file = launch.workdir / EXIT_NAME
+        with contextlib.suppress(OSError):
+            exit_file.unlink()
+        pid = self._fork(argv, env, launch.workdir, log, exit_file) if self.warm else None
+        if pid is None:
             with open(log, "ab") as sink:
                 proc = self._spawn([RUNNER_MODULE, *argv], env, launch.workdir, sink, None)
-        with self._lock:
-            self._procs[proc.pid] = proc
-        if self.warm:
-            # off the dispatch path: starting a process takes a while on a busy machine
-            threading.Thread(
-                target=self._prepare_spare, args=(launch.workdir.parent,), daemon=True
-            ).start()
-        started = process_start_time(proc.pid) or ""
-        return Handle(self.kind, self.host, proc.pid, {"start_time": started})
+            pid = proc.pid
+            with self._lock:
+                self._procs[pid] = proc
+        started = process_start_time(pid) or ""
+        return Handle(
+            self.kind, self.host, pid, {"start_time": started, "exit_file": str(exit_file)}
+        )
 
     def _spawn(
-        self, module: list[str], env: dict[str, str], cwd: Path, sink: Any, stdin: int | None
+        self,
+        module: list[str],
+        env: dict[str, str],
+        cwd: Path,
+        sink: Any,
+        stdin: int | None,
+        stdout: int | None = None,
     ) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
             [self.python, "-m", *module],
             cwd=cwd,
             env=env,
             stdin=subprocess.DEVNULL if stdin is None else stdin,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
+            stdout=sink if stdout is None else stdout,
+            stderr=sink,
             # its own session: it outlives the workspace, and one signal reaches its group
             start_new_session=True,
             close_fds=True,
         )
 
-    def _hand_over(
-        self, argv: list[str], env: dict[str, str], cwd: Path, log: Path
-    ) -> subprocess.Popen[bytes] | None:
-        """Give the job to the process started ahead of it; None if there is none alive."""
-        with self._lock:
-            spare, self._spare = self._spare, None
-        if spare is None or spare.poll() is not None or spare.stdin is None:
-            return None
-        order = {"argv": argv, "cwd": str(cwd), "env": env, "log": str(log)}
-        try:
-            spare.stdin.write((json.dumps(order) + "\n").encode())
-            spare.stdin.close()
-        except OSError:
-            spare.kill()
-            spare.wait()
-            return None
-        return spare
+    def prestart(self, folder: Path) -> None:
+        """Start the fork server ahead of the first job (in the background)."""
+        if self.warm:
+            threading.Thread(target=self._server, args=(folder,), daemon=True).start()
 
-    def _prepare_spare(self, folder: Path) -> None:
-        """Start the process the next job will take, and retire it if no job comes."""
+    def _server(self, folder: Path) -> subprocess.Popen[bytes] | None:
+        """The fork server, started if it is not running."""
         with self._lock:
-            if self._closed or (self._spare is not None and self._spare.poll() is None):
-                return
+            if self._closed:
+                return None
+            if self._spare is not None and self._spare.poll() is None:
+                return self._spare
+            folder.mkdir(parents=True, exist_ok=True)
             with open(folder / "warm-runner.log", "ab") as sink:
                 env = {**os.environ, "PYTHONUNBUFFERED": "1"}
                 self._spare = self._spawn(
-                    ["forgeml.compute.warm"], env, folder, sink, subprocess.PIPE
+                    ["forgeml.compute.warm"], env, folder, sink, subprocess.PIPE, subprocess.PIPE
                 )
+            return self._spare
+
+    def _fork(
+        self, argv: list[str], env: dict[str, str], cwd: Path, log: Path, exit_file: Path
+    ) -> int | None:
+        """Have the fork server start the job's runner; None if it cannot."""
+        server = self._server(cwd.parent)
+        if server is None or server.stdin is None or server.stdout is None:
+            return None
+        order = {
+            "argv": argv,
+            "cwd": str(cwd),
+            "env": env,
+            "log": str(log),
+            "exit_file": str(exit_file),
+        }
+        with self._fork_lock:
+            try:
+                server.stdin.write((json.dumps(order) + "\n").encode())
+                server.stdin.flush()
+                answer = server.stdout.readline()
+            except OSError:
+                answer = b""
+        if not answer.strip().isdigit():
+            self._retire_spare()
+            return None
+        self._arm_idle_timer()
+        return int(answer)
+
+    def _arm_idle_timer(self) -> None:
+        with self._lock:
             if self._spare_timer is not None:
                 self._spare_timer.cancel()
             self._spare_timer = threading.Timer(self.warm_idle_s, self._retire_spare)
@@ -208,12 +252,14 @@ class LocalBackend(ComputeBackend):
         if spare is not None:
             if spare.stdin is not None:
                 with contextlib.suppress(OSError):
-                    spare.stdin.close()  # end of input: it exits
+                    spare.stdin.close()  # end of input: it exits; its runners go on
             try:
                 spare.wait(10)
             except subprocess.TimeoutExpired:
                 spare.kill()
                 spare.wait()
+            if spare.stdout is not None:
+                spare.stdout.close()
 
     def owns(self, handle: Handle) -> bool:
         return handle.backend == self.kind and handle.host == self.host
@@ -231,10 +277,11 @@ class LocalBackend(ComputeBackend):
             with self._lock:
                 self._procs.pop(pid, None)
             return Exited(code)
-        # started by an earlier workspace process: alive only if the pid is still that process
+        # forked by the fork server, or started by an earlier workspace process: alive only
+        # while the pid is still that process
         started = process_start_time(pid)
         if started is None or started != handle.data.get("start_time"):
-            return Exited()
+            return Exited(_exit_code(handle.data.get("exit_file")))
         return None
 
     def cancel(self, handle: Handle) -> None:

@@ -63,8 +63,18 @@ class SpecError(UserError):
         """The same error, naming the YAML file it concerns (when known and not yet named)."""
         if not file or self.file:
             return self
+        line = self.line
+        if line is None and self.field:
+            # the workspace names the field; the file on this machine knows its line
+            try:
+                from forgeml.core.specs.yamlio import load_yaml_file
+
+                _, locator = load_yaml_file(file)
+                line = locator.line(tuple(self.field.split(".")))
+            except Exception:
+                line = None
         return SpecError(
-            getattr(self, "_bare", self.message), file=file, field=self.field, line=self.line
+            getattr(self, "_bare", self.message), file=file, field=self.field, line=line
         )
 
 

@@ -272,8 +272,12 @@ class Runner:
             self._artifacts(job, cwd)
             self.report(RunnerState(state="failed", exit_code=outcome.exit_code, error=error))
             return 0
+        outputs = dict(self._outputs)
+        if job.keep_artifacts and (cwd / "outputs").is_dir():
+            # a pipeline step reads this step's `artifacts`: what the command left in ./outputs
+            outputs["artifacts"] = cwd / "outputs"
         try:
-            job_outputs.collect(job, self._outputs, self.api, self.system)
+            job_outputs.collect(job, outputs, self.api, self.system)
         except ForgemlError as exc:
             self.system(f"failed: {exc.message}")
             self._artifacts(job, cwd)

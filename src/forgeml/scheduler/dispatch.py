@@ -23,7 +23,7 @@ from pathlib import Path
 from forgeml.compute.base import ComputeBackend, Exited, Handle, Launch
 from forgeml.compute.local import LocalBackend
 from forgeml.core.states import JobStatus
-from forgeml.services import Context, Principal, Workspace, job_queue
+from forgeml.services import Context, Principal, Workspace, job_queue, orchestrator
 from forgeml.services.job_queue import ActiveJob
 from forgeml.services.job_state import subscribe
 
@@ -89,6 +89,8 @@ class Scheduler:
                 self._wake.set()
 
         self._unsubscribe = subscribe(self.ctx.workspace, on_change)
+        for backend in self.backends.values():
+            backend.prestart(self.config.jobs_root)
         self._thread = threading.Thread(target=self._run, name="forgeml-scheduler", daemon=True)
         self._thread.start()
 
@@ -124,6 +126,7 @@ class Scheduler:
             self._wake.wait(self.config.poll_s)
 
     def tick(self) -> None:
+        orchestrator.advance_all(self.ctx)
         self._dispatch()
         self._watch()
         now = time.monotonic()

@@ -8,19 +8,27 @@ error summary and warnings, like `az ml job show`.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, TypeAdapter
 
 from forgeml.core.specs.job import CommandJob
+from forgeml.core.specs.pipeline import PipelineJob, SweepJob
 from forgeml.core.states import JobStatus
 
 
-class Job(CommandJob):
-    """A submitted job: the document plus its lifecycle (set by the workspace)."""
+class JobLifecycle(BaseModel):
+    """What the workspace knows of a job's run, whatever its type."""
 
     status: JobStatus = JobStatus.queued
     experiment_id: str | None = None
     parent_job_name: str | None = None
+    step: str | None = Field(
+        None, description="The step (pipeline) or trial number (sweep) within the parent job."
+    )
+    reused_from: str | None = Field(
+        None, description="The job whose outputs this step reused instead of running."
+    )
     queued_at: datetime | None = None
     prepared_at: datetime | None = Field(None, description="When a compute took the job.")
     started_at: datetime | None = Field(None, description="When the command started running.")
@@ -29,6 +37,52 @@ class Job(CommandJob):
     error: str | None = Field(None, description="Why it failed: the tail of stderr, or a reason.")
     warnings: list[str] = Field(default_factory=list)
     cancel_requested: bool = False
+
+
+class Job(CommandJob, JobLifecycle):
+    """A submitted command job: the document plus its lifecycle (set by the workspace)."""
+
+
+class StepInfo(BaseModel):
+    """One step of a pipeline: the child job that ran it, or why there is none."""
+
+    name: str
+    type: str
+    status: str = Field(
+        description="The child job's state; 'not_started' before its inputs are ready, "
+        "'skipped' when an upstream step failed."
+    )
+    job: str | None = None
+    reused_from: str | None = None
+
+
+class PipelineJobInfo(PipelineJob, JobLifecycle):
+    """A submitted pipeline job and the state of each of its steps."""
+
+    steps: list[StepInfo] = Field(default_factory=list)
+
+
+class TrialInfo(BaseModel):
+    job: str
+    status: str
+    parameters: dict[str, Any]
+    metric: float | None = None
+
+
+class SweepJobInfo(SweepJob, JobLifecycle):
+    """A submitted sweep: its trials so far and the best one."""
+
+    best_trial: TrialInfo | None = None
+    trials: list[TrialInfo] = Field(default_factory=list)
+
+
+AnyJob = Annotated[Job | PipelineJobInfo | SweepJobInfo, Field(discriminator="type")]
+_ANY_JOB: TypeAdapter[Job | PipelineJobInfo | SweepJobInfo] = TypeAdapter(AnyJob)
+
+
+def parse_job(data: Any) -> Job | PipelineJobInfo | SweepJobInfo:
+    """A job as the API returns it, as the class of its type."""
+    return _ANY_JOB.validate_python(data)
 
 
 class JobLogChunk(BaseModel):

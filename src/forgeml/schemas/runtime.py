@@ -62,6 +62,9 @@ class RunnerJob(BaseModel):
     run_id: str
     distribution: dict[str, Any] | None = None
     resources: dict[str, Any] | None = None
+    keep_artifacts: bool = Field(
+        False, description="Also store ./outputs as the output 'artifacts' (a step reads it)."
+    )
 
 
 class RunnerState(BaseModel):

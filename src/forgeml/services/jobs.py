@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from forgeml.core.content import CONTENT_PREFIX, is_local_path
+from forgeml.core.content import CONTENT_PREFIX, is_local_path, parse_content_uri
 from forgeml.core.errors import ConflictError, NotFoundError, SpecError
 from forgeml.core.refs import is_reference, parse_ref
 from forgeml.core.specs import (
@@ -31,6 +31,7 @@ from forgeml.core.specs.job import (
     job_model,
 )
 from forgeml.core.states import TERMINAL, JobStatus, parse_status
+from forgeml.pipelines.steps import reuse_key
 from forgeml.schemas import Page
 from forgeml.schemas.jobs import (
     Job,
@@ -39,6 +40,9 @@ from forgeml.schemas.jobs import (
     JobOutputInfo,
     JobOutputs,
     LineageEdgeInfo,
+    PipelineJobInfo,
+    SweepJobInfo,
+    parse_job,
 )
 from forgeml.schemas.runtime import RunnerInput, RunnerJob, RunnerOutput
 from forgeml.services import assets, computes
@@ -57,13 +61,20 @@ MAX_PAGE = 1000
 # ------------------------------------------------------------------------------- rendering
 
 
-def to_job(record: JobRecord) -> Job:
+AnyJobView = Job | PipelineJobInfo | SweepJobInfo
+
+
+def to_view(ctx: Context, record: JobRecord) -> AnyJobView:
+    """A job as the API shows it: its document, its lifecycle, and for a pipeline its steps,
+    for a sweep its trials and the best one."""
     data: dict[str, Any] = {
         **record.spec,
         "name": record.name,
         "status": record.status,
         "experiment_id": record.experiment_id,
         "parent_job_name": record.parent,
+        "step": record.step,
+        "reused_from": record.reused_from,
         "queued_at": record.queued_at,
         "prepared_at": record.prepared_at,
         "started_at": record.started_at,
@@ -73,13 +84,22 @@ def to_job(record: JobRecord) -> Job:
         "warnings": record.warnings,
         "cancel_requested": record.cancel_requested,
     }
-    job = Job.model_validate(data)
-    job.creation_context = CreationContext(
+    data.setdefault("type", record.type)
+    if record.type == "pipeline":
+        from forgeml.services import pipelines
+
+        data["steps"] = pipelines.step_infos(ctx, record)
+    elif record.type == "sweep":
+        from forgeml.services import sweeps
+
+        data.update(sweeps.trial_infos(ctx, record))
+    view = parse_job(data)
+    view.creation_context = CreationContext(
         created_at=record.created_at,
         created_by=record.created_by,
         last_modified_at=record.updated_at,
     )
-    return job
+    return view
 
 
 # ------------------------------------------------------------------------------- resolution
@@ -132,7 +152,13 @@ def _code(ctx: Context, job: CommandJob) -> str | None:
     )
 
 
-def _data_input(
+def check_environment_and_code(ctx: Context, job: CommandJob) -> None:
+    """The checks of a command job that need no input values (a pipeline step's dry run)."""
+    _environment(ctx, job)
+    _code(ctx, job)
+
+
+def data_input(
     ctx: Context, job: str, name: str, port: JobInput
 ) -> tuple[RunnerInput, str | None, LineageEdge | None]:
     """Resolve a data input: (what the runner gets, the pinned path, the lineage edge)."""
@@ -213,7 +239,7 @@ def _resolve_inputs(
             runner[key] = RunnerInput(type=port.type, value=value)
             stored[key] = _doc(given) if isinstance(given, JobInput) else given
             continue
-        resolved, pinned, edge = _data_input(ctx, name, key, port)
+        resolved, pinned, edge = data_input(ctx, name, key, port)
         runner[key] = resolved
         doc = _doc(port)
         if pinned is not None:
@@ -246,7 +272,7 @@ def _outputs(job: CommandJob) -> dict[str, RunnerOutput]:
 # ------------------------------------------------------------------------------- use cases
 
 
-def submit(ctx: Context, body: dict[str, Any]) -> Job:
+def submit(ctx: Context, body: dict[str, Any]) -> AnyJobView:
     """Validate, resolve and queue a job; nothing is written when any check fails."""
     given = body.get("name") if isinstance(body, dict) else None
     authorize(ctx, "jobs.write", given if isinstance(given, str) else "*")
@@ -254,11 +280,13 @@ def submit(ctx: Context, body: dict[str, Any]) -> Job:
         raise SpecError("the request body must be a job document (a JSON object).")
     job = validate_spec(job_model(body), body)
     name = job.name or generate_job_name()
-    compute = job.compute or computes.BUILTIN
-    try:
-        computes.get(ctx, compute)
-    except NotFoundError as exc:
-        raise SpecError(exc.message, field="compute") from None
+    _check_free(ctx, name)
+    record = submit_document(ctx, job, name=name)
+    publish(ctx.workspace, name)
+    return to_view(ctx, record)
+
+
+def _check_free(ctx: Context, name: str) -> None:
     with ctx.db.read() as session:
         if JobRepository(session).exists(name):
             raise ConflictError(
@@ -266,6 +294,70 @@ def submit(ctx: Context, body: dict[str, Any]) -> Job:
                 "a generated one.",
                 details={"field": "name"},
             )
+
+
+def submit_document(
+    ctx: Context,
+    job: Any,
+    *,
+    name: str,
+    parent: JobRecord | None = None,
+    step: str | None = None,
+    reusable: bool = False,
+    force_rerun: bool = False,
+    keep_artifacts: bool = False,
+) -> JobRecord:
+    """Queue a validated job document of any type (a pipeline's step is one too)."""
+    from forgeml.core.specs.pipeline import PipelineJob, SweepJob
+
+    if isinstance(job, PipelineJob):
+        from forgeml.services import pipelines
+
+        return pipelines.submit(ctx, job, name=name, parent=parent, step=step)
+    if isinstance(job, SweepJob):
+        from forgeml.services import sweeps
+
+        return sweeps.submit(ctx, job, name=name, parent=parent, step=step)
+    assert isinstance(job, CommandJob)
+    return _submit_command(
+        ctx,
+        job,
+        name=name,
+        parent=parent,
+        step=step,
+        reusable=reusable,
+        force_rerun=force_rerun,
+        keep_artifacts=keep_artifacts,
+    )
+
+
+def check_compute(ctx: Context, compute: str, field: str = "compute") -> None:
+    try:
+        computes.get(ctx, compute)
+    except NotFoundError as exc:
+        raise SpecError(exc.message, field=field) from None
+
+
+def child_tags(parent: JobRecord | None, tags: dict[str, str]) -> dict[str, str]:
+    """The MLflow tags of a job's run: a child's run is nested under its parent's."""
+    if parent is None:
+        return dict(tags)
+    return {**tags, "mlflow.parentRunId": parent.name}
+
+
+def _submit_command(
+    ctx: Context,
+    job: CommandJob,
+    *,
+    name: str,
+    parent: JobRecord | None,
+    step: str | None,
+    reusable: bool,
+    force_rerun: bool,
+    keep_artifacts: bool = False,
+) -> JobRecord:
+    compute = job.compute or computes.BUILTIN
+    check_compute(ctx, compute)
     env_stored, env = _environment(ctx, job)
     code = _code(ctx, job)
     runner_inputs, stored_inputs, edges = _resolve_inputs(ctx, name, job)
@@ -282,11 +374,6 @@ def submit(ctx: Context, body: dict[str, Any]) -> Job:
     if code is not None:
         spec["code"] = code
 
-    from forgeml.services import tracking
-
-    experiment_id = tracking.start_job_run(
-        ctx, run_id=name, experiment_name=experiment, run_name=display, tags=dict(job.tags)
-    )
     runner = RunnerJob(
         name=name,
         command=job.command,
@@ -297,44 +384,137 @@ def submit(ctx: Context, body: dict[str, Any]) -> Job:
         outputs=runner_outputs,
         environment_variables=dict(job.environment_variables),
         timeout_s=job.timeout_s,
-        experiment_id=str(experiment_id),
+        experiment_id="",
         experiment_name=experiment,
         run_id=name,
         distribution=job.distribution,
         resources=job.resources,
+        keep_artifacts=keep_artifacts,
     )
+    runner_doc = runner.model_dump(mode="json")
+    key = reuse_key(runner_doc, spec.get("outputs") or {}) if reusable else None
+    hit = _reuse_hit(ctx, key) if key and not force_rerun else None
+
+    from forgeml.services import tracking
+
+    run_tags = child_tags(parent, dict(job.tags))
+    if hit is not None:
+        run_tags["forgeml.reused_from"] = hit.reused_from or hit.name
+    experiment_id = tracking.start_job_run(
+        ctx, run_id=name, experiment_name=experiment, run_name=display, tags=run_tags
+    )
+    runner_doc["experiment_id"] = str(experiment_id)
     now = utcnow()
     with ctx.db.write() as session:
         repo = JobRepository(session)
         if repo.exists(name):
             raise ConflictError(f"a job named '{name}' already exists.", details={"field": "name"})
-        record = repo.insert(
-            name=name,
-            type=job.type,
-            status=JobStatus.queued.value,
-            spec=spec,
-            runner=runner.model_dump(mode="json"),
-            experiment_name=experiment,
-            experiment_id=str(experiment_id),
-            display_name=display,
-            description=job.description,
-            tags=dict(job.tags),
-            compute=compute,
-            parent=None,
-            created_by=ctx.principal.name,
-            created_at=now,
-            queued_at=now,
-        )
+        values: dict[str, Any] = {
+            "name": name,
+            "type": job.type,
+            "status": JobStatus.queued.value,
+            "spec": spec,
+            "runner": runner_doc,
+            "experiment_name": experiment,
+            "experiment_id": str(experiment_id),
+            "display_name": display,
+            "description": job.description,
+            "tags": dict(job.tags),
+            "compute": compute,
+            "parent": parent.name if parent else None,
+            "step": step,
+            "created_by": ctx.principal.name,
+            "created_at": now,
+            "queued_at": now,
+            # a forced rerun is not offered for reuse later, as in Azure ML
+            "reuse_key": None if force_rerun else key,
+        }
+        if hit is not None:
+            original = hit.reused_from or hit.name
+            values.update(
+                status=JobStatus.completed.value,
+                reused_from=original,
+                started_at=now,
+                ended_at=now,
+                exit_code=0,
+            )
+        record = repo.insert(**values)
         for edge in edges:
             repo.add_edge(edge)
-        repo.append_log(name, "system", f"queued on compute '{compute}'\n", now)
-    publish(ctx.workspace, name)
-    return to_job(record)
+        if hit is None:
+            repo.append_log(name, "system", f"queued on compute '{compute}'\n", now)
+        else:
+            repo.append_log(
+                name,
+                "system",
+                f"reused the outputs of job '{values['reused_from']}': the same component, "
+                "code, environment, inputs and settings completed before, so the step did not "
+                "run again (set force_rerun to run it anyway)\n",
+                now,
+            )
+            for out in repo.outputs(hit.name):
+                repo.put_output(
+                    name,
+                    name=out.name,
+                    type=out.type,
+                    uri=out.uri,
+                    asset_kind=out.asset_kind,
+                    asset_name=out.asset_name,
+                    asset_version=out.asset_version,
+                )
+    if hit is not None:
+        tracking.set_job_run_status(ctx, name, "FINISHED")
+    return record
 
 
-def get(ctx: Context, name: str) -> Job:
+def _reuse_hit(ctx: Context, key: str) -> JobRecord | None:
+    """The newest completed job with this key whose outputs still exist in the store."""
+    with ctx.db.read() as session:
+        repo = JobRepository(session)
+        candidates = [(c, repo.outputs(c.name)) for c in repo.reusable(key)]
+    for record, outputs in candidates:
+        if all(_content_exists(ctx, o.uri) for o in outputs):
+            return record
+    return None
+
+
+def _content_exists(ctx: Context, uri: str) -> bool:
+    if not uri.startswith(CONTENT_PREFIX):
+        return True
+    try:
+        digest, _ = parse_content_uri(uri)
+    except SpecError:
+        return False
+    manifest = ctx.artifacts.get_manifest(digest)
+    if manifest is None:
+        return False
+    wanted = {e.sha256 for e in manifest.entries}
+    return not ctx.artifacts.missing_blobs(wanted)
+
+
+def rerun(ctx: Context, name: str) -> AnyJobView:
+    """Submit a job's document again under a new name. Its references were pinned when it was
+    first submitted, so it runs the same versions; a pipeline's completed deterministic steps
+    are reused and only the failed ones and those downstream of them run."""
+    authorize(ctx, "jobs.write", name)
+    record = _record(ctx, name)
+    if record.parent is not None:
+        raise ConflictError(
+            f"'{name}' is a step of '{record.parent}'; rerun the whole job '{record.parent}'.",
+            details={"field": "name"},
+        )
+    body = dict(record.spec)
+    body.pop("name", None)
+    body["type"] = record.type
+    tags = dict(body.get("tags") or {})
+    tags["forgeml.rerun_of"] = name
+    body["tags"] = tags
+    return submit(ctx, body)
+
+
+def get(ctx: Context, name: str) -> AnyJobView:
     authorize(ctx, "jobs.read", name)
-    return to_job(_record(ctx, name))
+    return to_view(ctx, _record(ctx, name))
 
 
 def _record(ctx: Context, name: str) -> JobRecord:
@@ -364,8 +544,12 @@ def list_jobs(
     parent: str | None = None,
     page_token: str | None = None,
     limit: int = 100,
-) -> Page[Job]:
-    """Jobs, newest first, filtered by status, experiment, tag (`k` or `k=v`) and parent."""
+    include_children: bool = False,
+) -> Page[AnyJobView]:
+    """Jobs, newest first, filtered by status, experiment, tag (`k` or `k=v`) and parent.
+
+    Without `parent`, only top-level jobs are listed (a pipeline's steps and a sweep's trials
+    are listed with `parent=<name>`), unless `include_children` is set."""
     authorize(ctx, "jobs.read")
     limit = max(1, min(limit, MAX_PAGE))
     if page_token and not page_token.isdigit():
@@ -376,17 +560,24 @@ def list_jobs(
         experiment_name=experiment_name,
         tags=_tag_filter(tags or []),
         parent=parent,
+        top_level=parent is None and not include_children,
     )
     with ctx.db.read() as session:
         records = JobRepository(session).search(where, offset=offset, limit=limit)
     token = str(offset + limit) if len(records) == limit else None
-    return Page[Job](items=[to_job(r) for r in records], next_token=token)
+    return Page[AnyJobView](items=[to_view(ctx, r) for r in records], next_token=token)
 
 
-def cancel(ctx: Context, name: str) -> Job:
+def cancel(ctx: Context, name: str) -> AnyJobView:
     """Stop a job: a queued one is canceled at once, a running one is asked to stop (the
-    scheduler stops its process tree); an ended job stays as it is."""
+    scheduler stops its process tree; a pipeline or sweep cancels its children); an ended job
+    stays as it is."""
     authorize(ctx, "jobs.write", name)
+    moved = cancel_record(ctx, name, f"cancel requested by {ctx.principal.name}")
+    return to_view(ctx, moved)
+
+
+def cancel_record(ctx: Context, name: str, message: str) -> JobRecord:
     with ctx.db.write() as session:
         repo = JobRepository(session)
         current = repo.lock(name)
@@ -394,14 +585,14 @@ def cancel(ctx: Context, name: str) -> Job:
             raise NotFoundError(f"no job named '{name}' exists in this workspace.")
         status = JobStatus(current.status)
         if status in TERMINAL or status is JobStatus.canceling:
-            return to_job(current)
-        message = f"cancel requested by {ctx.principal.name}"
-        if status is JobStatus.queued:
-            moved = move_in(repo, name, JobStatus.canceled, message=message, cancel_requested=True)
-        else:
-            moved = move_in(repo, name, JobStatus.canceling, message=message, cancel_requested=True)
+            return current
+        queued_command = status is JobStatus.queued and current.type == "command"
+        target = JobStatus.canceled if queued_command else JobStatus.canceling
+        if status is JobStatus.queued and target is JobStatus.canceling:
+            move_in(repo, name, JobStatus.preparing)
+        moved = move_in(repo, name, target, message=message, cancel_requested=True)
     after_move(ctx, moved)
-    return to_job(moved.record)
+    return moved.record
 
 
 def logs(

@@ -32,6 +32,8 @@ class JobRow(Base):
         Index("ix_jobs_created_at", "created_at"),
         Index("ix_jobs_experiment_name", "experiment_name"),
         Index("ix_jobs_parent", "parent"),
+        Index("ix_jobs_reuse_key", "reuse_key", "status"),
+        Index("ix_jobs_type_status", "type", "status"),
     )
 
     name: Mapped[str] = mapped_column(String(255), primary_key=True)
@@ -68,6 +70,14 @@ class JobRow(Base):
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     #: the last log sequence number handed out; the row lock serialises concurrent writers
     log_seq: Mapped[int] = mapped_column(Integer, default=0)
+    #: the step (pipeline) or trial number (sweep) this child job is, within `parent`
+    step: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    #: a deterministic step's identity (sha256); a completed job with the same key is reused
+    reuse_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: the job whose outputs this one reused instead of running
+    reused_from: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    #: what a pipeline or sweep concluded (a sweep's best trial, its parameters and metric)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class JobLogRow(Base):

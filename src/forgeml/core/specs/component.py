@@ -162,3 +162,9 @@ class CommandComponent(VersionedAsset):
                     "command that needs it in $[[ ... ]] so it is dropped when no value is given."
                 )
         return self
+
+    def __call__(self, **inputs: Any) -> Any:
+        """A pipeline step running this component (see `forgeml.dsl.pipeline`)."""
+        from forgeml.dsl import component_node
+
+        return component_node(self, inputs)

@@ -16,7 +16,7 @@ import os
 import re
 import secrets
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -34,6 +34,9 @@ from forgeml.core.specs.component import (
     check_literal,
 )
 from forgeml.core.specs.yamlio import load_yaml_file
+
+if TYPE_CHECKING:
+    from forgeml.core.specs.pipeline import PipelineJob, SweepJob
 
 #: job names double as MLflow run ids, so they follow MLflow's rule for those
 JOB_NAME = re.compile(r"^[a-zA-Z0-9][\w\-]{0,254}$")
@@ -180,19 +183,23 @@ class CommandJob(Resource):
         return self
 
     def input_port(self, name: str) -> JobInput | None:
-        """An input as a `JobInput` (literals get their type from their value)."""
-        if name not in self.inputs:
-            return None
-        value = self.inputs[name]
-        if isinstance(value, JobInput):
-            return value
-        if value is None:
-            return JobInput(type="string", optional=False)
-        return JobInput(type=literal_type(value), value=value)
+        return input_port(self.inputs, name)
 
     @property
     def timeout_s(self) -> int | None:
         return self.limits.timeout if self.limits else None
+
+
+def input_port(inputs: dict[str, Any], name: str) -> JobInput | None:
+    """An input as a `JobInput` (literals get their type from their value)."""
+    if name not in inputs:
+        return None
+    value = inputs[name]
+    if isinstance(value, JobInput):
+        return value
+    if value is None:
+        return JobInput(type="string", optional=False)
+    return JobInput(type=literal_type(value), value=value)
 
 
 def _text(value: Any) -> str:
@@ -318,8 +325,22 @@ def environment_key(env: Environment) -> str:
     return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def load_job(source: str | Path, overrides: list[str] | None = None) -> CommandJob:
-    """Load a job YAML (`type` omitted means `command`), with `--set` overrides applied."""
+def load_job(
+    source: str | Path, overrides: list[str] | None = None
+) -> CommandJob | PipelineJob | SweepJob:
+    """Load a job YAML (`type` omitted means `command`), with `--set` overrides applied.
+
+    A pipeline's local component files (and a sweep's local trial file) are loaded too, each
+    re-based to its own folder, so their code can be uploaded before the job is submitted.
+    """
+    from forgeml.core.specs.pipeline import (
+        PipelineJob,
+        SweepJob,
+        is_local_ref,
+        load_component_file,
+        load_step_components,
+    )
+
     path = Path(source)
     try:
         job = load_resource(job_model, path, overrides)
@@ -332,19 +353,30 @@ def load_job(source: str | Path, overrides: list[str] | None = None) -> CommandJ
         raise SpecError(
             exc._bare, file=str(path), field=exc.field, line=locator.line(parts)
         ) from None
-    assert isinstance(job, CommandJob)
+    base = path.resolve().parent
+    if isinstance(job, PipelineJob):
+        load_step_components(job.jobs, base, (path.resolve(),), source=str(path))
+        if is_local_ref(job.component):
+            job.component = load_component_file(job.component, base, field="component")
+    elif isinstance(job, SweepJob) and is_local_ref(job.trial):
+        job.trial = load_component_file(job.trial, base, field="trial")
+    assert isinstance(job, CommandJob | PipelineJob | SweepJob)
     return job
 
 
-JOB_TYPES: dict[str, type[CommandJob]] = {"command": CommandJob}
+def job_model(data: dict[str, Any], *, file: str | None = None) -> type[Any]:
+    from forgeml.core.specs.pipeline import PipelineJob, SweepJob
 
-
-def job_model(data: dict[str, Any], *, file: str | None = None) -> type[CommandJob]:
     kind = data.get("type") or "command"
-    model = JOB_TYPES.get(str(kind))
+    models: dict[str, type[Any]] = {
+        "command": CommandJob,
+        "pipeline": PipelineJob,
+        "sweep": SweepJob,
+    }
+    model = models.get(str(kind))
     if model is None:
         raise SpecError(
-            f"the job type '{kind}' is not supported yet; supported: {', '.join(JOB_TYPES)}.",
+            f"the job type '{kind}' is not supported yet; supported: {', '.join(models)}.",
             file=file,
             field="type",
         )

@@ -15,7 +15,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from forgeml.schemas import Page
-from forgeml.schemas.jobs import Job, JobLogs, JobOutputs
+from forgeml.schemas.jobs import AnyJob, Job, JobLogs, JobOutputs, PipelineJobInfo, SweepJobInfo
 from forgeml.schemas.runtime import RunnerAck, RunnerJob, RunnerLogs, RunnerOutputDone, RunnerState
 from forgeml.server.deps import context
 from forgeml.services import Context, job_runtime
@@ -30,18 +30,30 @@ KEEPALIVE_S = 15.0
 POLL_S = 1.0
 
 
-def _typed(model: type[Any]) -> dict[str, Any]:
+def _typed(*models: type[Any]) -> dict[str, Any]:
     # the service validates the body (so authorization comes first); OpenAPI still shows its type
-    ref = {"$ref": f"#/components/schemas/{model.__name__}"}
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": ref}}}}
+    refs = [{"$ref": f"#/components/schemas/{m.__name__}"} for m in models]
+    schema = refs[0] if len(refs) == 1 else {"oneOf": refs}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
-@router.post("", response_model=Job, status_code=201, openapi_extra=_typed(Job))
-def create(ctx: Ctx, body: Annotated[Any, Body()]) -> Job:
+@router.post(
+    "",
+    response_model=AnyJob,
+    status_code=201,
+    openapi_extra=_typed(Job, PipelineJobInfo, SweepJobInfo),
+)
+def create(ctx: Ctx, body: Annotated[Any, Body()]) -> Any:
     return service.submit(ctx, body)
 
 
-@router.get("", response_model=Page[Job])
+@router.post("/{name}/rerun", response_model=AnyJob, status_code=201)
+def rerun(name: str, ctx: Ctx) -> Any:
+    """Submit the same job again under a new name; a pipeline reuses its completed steps."""
+    return service.rerun(ctx, name)
+
+
+@router.get("", response_model=Page[AnyJob])
 def list_jobs(
     ctx: Ctx,
     status: Annotated[list[str] | None, Query()] = None,
@@ -50,25 +62,27 @@ def list_jobs(
     parent: str | None = None,
     page_token: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> Page[Job]:
+    all: Annotated[bool, Query(description="also list pipeline steps and sweep trials")] = False,
+) -> Any:
     return service.list_jobs(
         ctx,
         status=status,
         experiment_name=experiment_name,
         tags=tag,
         parent=parent,
+        include_children=all,
         page_token=page_token,
         limit=limit,
     )
 
 
-@router.get("/{name}", response_model=Job)
-def get(name: str, ctx: Ctx) -> Job:
+@router.get("/{name}", response_model=AnyJob)
+def get(name: str, ctx: Ctx) -> Any:
     return service.get(ctx, name)
 
 
-@router.post("/{name}/cancel", response_model=Job)
-def cancel(name: str, ctx: Ctx) -> Job:
+@router.post("/{name}/cancel", response_model=AnyJob)
+def cancel(name: str, ctx: Ctx) -> Any:
     return service.cancel(ctx, name)
 
 

@@ -21,6 +21,10 @@ from forgeml.store.repositories.common import aware, utcnow
 from forgeml.store.tables_jobs import JobLogRow, JobOutputRow, JobRow, LineageRow
 
 ACTIVE = ("preparing", "running", "canceling")
+#: job types that run a process on a compute; pipelines and sweeps only orchestrate children
+RUNNABLE = ("command",)
+#: job types whose children the orchestrator advances
+PARENTS = ("pipeline", "sweep")
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,10 @@ class JobRecord:
     heartbeat_at: datetime | None
     cancel_requested: bool
     log_seq: int
+    step: str | None = None
+    reuse_key: str | None = None
+    reused_from: str | None = None
+    result: dict[str, Any] | None = None
 
 
 _FIELDS = [f.name for f in dataclasses.fields(JobRecord)]
@@ -74,6 +82,17 @@ def _record(row: JobRow) -> JobRecord:
     values["spec"] = dict(row.spec)
     values["runner"] = dict(row.runner)
     return JobRecord(**values)
+
+
+@dataclass(frozen=True)
+class ChildState:
+    name: str
+    type: str
+    step: str | None
+    status: str
+    cancel_requested: bool
+    error: str | None
+    reused_from: str | None
 
 
 @dataclass(frozen=True)
@@ -112,6 +131,8 @@ class JobFilter:
     tags: tuple[tuple[str, str | None], ...] = ()
     parent: str | None = None
     compute: str | None = None
+    #: only jobs without a parent
+    top_level: bool = False
 
 
 class JobRepository:
@@ -161,6 +182,8 @@ class JobRepository:
             query = query.where(JobRow.experiment_name == where.experiment_name)
         if where.parent is not None:
             query = query.where(JobRow.parent == where.parent)
+        if where.top_level:
+            query = query.where(JobRow.parent.is_(None))
         if where.compute is not None:
             query = query.where(JobRow.compute == where.compute)
         rows: Iterable[JobRow]
@@ -192,7 +215,11 @@ class JobRepository:
     # ------------------------------------------------------------------------- queue
     def computes_with_queued_jobs(self) -> list[str]:
         return list(
-            self.session.scalars(select(JobRow.compute).where(JobRow.status == "queued").distinct())
+            self.session.scalars(
+                select(JobRow.compute)
+                .where(JobRow.status == "queued", JobRow.type.in_(RUNNABLE))
+                .distinct()
+            )
         )
 
     def count_active(self, compute: str) -> int:
@@ -200,7 +227,11 @@ class JobRepository:
             self.session.scalar(
                 select(func.count())
                 .select_from(JobRow)
-                .where(JobRow.compute == compute, JobRow.status.in_(ACTIVE))
+                .where(
+                    JobRow.compute == compute,
+                    JobRow.status.in_(ACTIVE),
+                    JobRow.type.in_(RUNNABLE),
+                )
             )
             or 0
         )
@@ -219,7 +250,7 @@ class JobRepository:
             return []
         query = (
             select(JobRow.name)
-            .where(JobRow.status == "queued", JobRow.compute == compute)
+            .where(JobRow.status == "queued", JobRow.compute == compute, JobRow.type.in_(RUNNABLE))
             .order_by(JobRow.queued_at, JobRow.name)
             .limit(limit)
         )
@@ -228,7 +259,66 @@ class JobRepository:
         return list(self.session.scalars(query))
 
     def active(self) -> list[JobRecord]:
-        rows = self.session.scalars(select(JobRow).where(JobRow.status.in_(ACTIVE))).all()
+        rows = self.session.scalars(
+            select(JobRow).where(JobRow.status.in_(ACTIVE), JobRow.type.in_(RUNNABLE))
+        ).all()
+        return [_record(r) for r in rows]
+
+    def outputs_of(self, names: list[str]) -> dict[str, list[OutputRecord]]:
+        """The outputs of several jobs in one query."""
+        found: dict[str, list[OutputRecord]] = {n: [] for n in names}
+        if names:
+            rows = self.session.scalars(
+                select(JobOutputRow).where(JobOutputRow.job.in_(names))
+            ).all()
+            for row in rows:
+                found[row.job].append(_output(row))
+        return found
+
+    def open_parents(self) -> list[str]:
+        """Pipelines and sweeps that have not ended: the orchestrator's work list."""
+        return list(
+            self.session.scalars(
+                select(JobRow.name)
+                .where(
+                    JobRow.type.in_(PARENTS),
+                    JobRow.status.in_(("queued", *ACTIVE)),
+                )
+                .order_by(JobRow.created_at)
+            )
+        )
+
+    def child_states(self, parent: str) -> list[ChildState]:
+        """A parent's children, only what orchestration reads (no documents): cheap to poll."""
+        rows = self.session.execute(
+            select(
+                JobRow.name,
+                JobRow.type,
+                JobRow.step,
+                JobRow.status,
+                JobRow.cancel_requested,
+                JobRow.error,
+                JobRow.reused_from,
+            )
+            .where(JobRow.parent == parent)
+            .order_by(JobRow.created_at, JobRow.name)
+        ).all()
+        return [ChildState(*row) for row in rows]
+
+    def children(self, parent: str) -> list[JobRecord]:
+        rows = self.session.scalars(
+            select(JobRow).where(JobRow.parent == parent).order_by(JobRow.created_at, JobRow.name)
+        ).all()
+        return [_record(r) for r in rows]
+
+    def reusable(self, key: str) -> list[JobRecord]:
+        """Completed jobs with this reuse key, newest first."""
+        rows = self.session.scalars(
+            select(JobRow)
+            .where(JobRow.reuse_key == key, JobRow.status == "completed")
+            .order_by(JobRow.ended_at.desc())
+            .limit(5)
+        ).all()
         return [_record(r) for r in rows]
 
     def renew_leases(self, owner: str, names: list[str], expires: datetime) -> None:
@@ -244,6 +334,7 @@ class JobRepository:
         rows = self.session.scalars(
             select(JobRow).where(
                 JobRow.status.in_(ACTIVE),
+                JobRow.type.in_(RUNNABLE),
                 or_(JobRow.lease_expires_at.is_(None), JobRow.lease_expires_at < now),
             )
         ).all()

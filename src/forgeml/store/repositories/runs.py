@@ -316,6 +316,20 @@ class RunRepository:
             for v, nan, ts, step, mid, dn, dd in self.session.execute(query)
         ]
 
+    def histories(self, run_ids: list[str], key: str) -> dict[str, list[tuple[int, float]]]:
+        """(step, value) of one metric for several runs, in logging order, in one query."""
+        found: dict[str, list[tuple[int, float]]] = {r: [] for r in run_ids}
+        if not run_ids:
+            return found
+        query = (
+            select(MetricRow.run_id, MetricRow.step, MetricRow.value, MetricRow.is_nan)
+            .where(MetricRow.run_id.in_(run_ids), MetricRow.key == key)
+            .order_by(MetricRow.run_id, MetricRow.timestamp, MetricRow.step)
+        )
+        for run_id, step, value, nan in self.session.execute(query):
+            found[run_id].append((int(step), float(metric_value(value, nan))))
+        return found
+
     # ------------------------------------------------------------------ inputs / outputs
     def log_inputs(self, run_id: str, experiment_id: int, inputs: list[DatasetInput]) -> None:
         for item in inputs:

@@ -1,0 +1,1 @@
+"""Pipelines and sweeps as pure logic: graphs, bindings, step documents, reuse keys, search."""

@@ -1,0 +1,569 @@
+"""Pipeline jobs: submit (check the whole graph first), then advance step by step.
+
+Submitting resolves every `azureml:` component reference to the version it means now, builds
+the graph (which refuses unknown steps and ports, cycles, type mismatches and unbound required
+inputs, naming the step and port), resolves the pipeline's inputs, checks each command step as
+far as it can before its inputs exist, and writes the pipeline row with its resolved plan.
+
+The scheduler then calls `advance` whenever a child changes and on every poll. `advance` is
+idempotent and keeps no state of its own: it reads the pipeline and its children from the store,
+creates the children whose inputs are ready (under names derived from the pipeline's, so a step
+is created once however often it runs, and after a restart), and ends the pipeline when nothing
+is left to do. Each child goes through the ordinary submit path; a deterministic step whose
+identity matches an earlier completed one is recorded as reused at once, with its outputs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections import OrderedDict
+from dataclasses import asdict
+from typing import Any
+
+from forgeml.core.errors import ConflictError, SpecError, UserError
+from forgeml.core.refs import is_reference
+from forgeml.core.specs import ComponentInput, validate_spec
+from forgeml.core.specs.component import CommandComponent, check_literal
+from forgeml.core.specs.job import CommandJob, JobInput, job_model
+from forgeml.core.specs.pipeline import (
+    PipelineComponent,
+    PipelineJob,
+    PipelineStep,
+    is_local_ref,
+)
+from forgeml.core.states import TERMINAL, JobStatus
+from forgeml.pipelines.graph import (
+    ARTIFACTS,
+    Graph,
+    Port,
+    build_graph,
+    port_of_input,
+    port_of_output,
+)
+from forgeml.pipelines.steps import (
+    Context as StepContext,
+)
+from forgeml.pipelines.steps import (
+    Produced,
+    step_document,
+    steps_from_wire,
+    steps_to_wire,
+)
+from forgeml.services import assets, jobs
+from forgeml.services.context import Context
+from forgeml.services.job_state import after_move, move_in, publish
+from forgeml.store.repositories import JobRecord, JobRepository
+from forgeml.store.repositories.common import utcnow
+from forgeml.store.repositories.jobs import ChildState
+
+log = logging.getLogger("forgeml.pipelines")
+
+#: a child as orchestration sees it: a full record when just created, else its state row
+Child = JobRecord | ChildState
+PLACEHOLDER_URI = "forgeml://content/" + "0" * 64
+
+
+def child_name(parent: str, step: str) -> str:
+    """A step's job name: derived from its pipeline's, so it is created only once."""
+    name = f"{parent}--{step}"
+    if len(name) <= 255:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:16]
+    return f"{parent[:200]}--{digest}"
+
+
+# ------------------------------------------------------------------------------- submit
+
+
+def _resolve_component(ctx: Context, value: str, field: str) -> tuple[CommandComponent, str]:
+    if is_local_ref(value):
+        raise SpecError(
+            f"'{value}' is a local file, which the server cannot read; submit the pipeline with "
+            "the forgeml CLI or SDK, which load component files and upload their code.",
+            field=field,
+        )
+    if not is_reference(value) and not value.startswith("azureml:"):
+        value = f"azureml:{value}"
+    try:
+        comp = assets.resolve(ctx, "components", value)
+    except UserError as exc:
+        raise SpecError(exc.message, field=field) from None
+    assert isinstance(comp, CommandComponent)
+    return comp, f"azureml:{comp.name}:{comp.version}"
+
+
+def resolve_steps(
+    ctx: Context, steps: dict[str, PipelineStep], prefix: str = "jobs"
+) -> dict[str, dict[str, str]]:
+    """Resolve `azureml:` component and trial references in place; the pinned references."""
+    pinned: dict[str, dict[str, str]] = {}
+    for name, step in steps.items():
+        for key in ("component", "trial"):
+            value = getattr(step, key)
+            field = f"{prefix}.{name}.{key}"
+            if isinstance(value, str):
+                comp, ref = _resolve_component(ctx, value, field)
+                setattr(step, key, comp)
+                pinned.setdefault(name, {})[key] = ref
+            elif isinstance(value, dict):
+                from forgeml.core.specs.pipeline import component_from_dict
+
+                setattr(step, key, component_from_dict(value, field=field))
+            value = getattr(step, key)
+            if isinstance(value, PipelineComponent):
+                resolve_steps(ctx, value.jobs, f"{field}.jobs")
+    return pinned
+
+
+def _ports(job: PipelineJob) -> tuple[dict[str, Port], dict[str, Port]]:
+    inputs = {k: port_of_input(job.input_port(k)) for k in job.inputs}
+    outputs = {k: port_of_output(v) for k, v in job.outputs.items()}
+    return inputs, outputs
+
+
+def _input_values(
+    ctx: Context, name: str, job: PipelineJob
+) -> tuple[dict[str, Any], dict[str, Any], list[Any]]:
+    """(resolved values for the steps, the inputs as stored, lineage edges)."""
+    values: dict[str, Any] = {}
+    stored: dict[str, Any] = {}
+    edges: list[Any] = []
+    for key in job.inputs:
+        port = job.input_port(key)
+        assert port is not None
+        if port.is_literal:
+            value = port.given
+            if value is not None:
+                spec = ComponentInput(type=port.type, min=port.min, max=port.max, enum=port.enum)
+                try:
+                    value = check_literal(spec, value)
+                except ValueError as exc:
+                    raise SpecError(str(exc), field=f"inputs.{key}") from None
+            values[key] = value
+            raw = job.inputs[key]
+            stored[key] = (
+                raw.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
+                if isinstance(raw, JobInput)
+                else raw
+            )
+            continue
+        if port.path is None:
+            if not port.optional:
+                raise SpecError(
+                    f"the pipeline input '{key}' ({port.type}) needs a 'path'.",
+                    field=f"inputs.{key}",
+                )
+            values[key] = None
+            stored[key] = port.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
+            continue
+        resolved, pinned, edge = jobs.data_input(ctx, name, key, port)
+        values[key] = {"type": port.type, "path": resolved.uri, "mode": port.mode}
+        values[key] = {k: v for k, v in values[key].items() if v is not None}
+        doc = port.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
+        doc["type"] = port.type
+        if pinned is not None:
+            doc["path"] = pinned
+        stored[key] = doc
+        if edge is not None:
+            edges.append(edge)
+    return values, stored, edges
+
+
+def _step_context(plan: dict[str, Any]) -> StepContext:
+    settings = plan.get("settings") or {}
+    return StepContext(
+        experiment_name=plan["experiment_name"],
+        default_compute=settings.get("default_compute"),
+        compute=plan.get("compute"),
+        continue_on_step_failure=bool(settings.get("continue_on_step_failure")),
+        force_rerun=bool(settings.get("force_rerun")),
+        inputs=dict(plan.get("inputs") or {}),
+        outputs=dict(plan.get("outputs") or {}),
+        tags=dict(plan.get("tags") or {}),
+    )
+
+
+def _dry_run(ctx: Context, graph: Graph, sctx: StepContext) -> None:
+    """Check every step's document with stand-ins for outputs that do not exist yet."""
+    produced = {
+        (node.name, port): Produced(out.type, PLACEHOLDER_URI)
+        for node in graph.nodes.values()
+        for port, out in [*node.outputs.items(), ("artifacts", Port("uri_folder"))]
+    }
+    computes: set[str] = set()
+    for node in graph.nodes.values():
+        doc = step_document(node, sctx, produced)
+        field = f"jobs.{node.name}"
+        try:
+            job = validate_spec(job_model(doc), doc)
+        except SpecError as exc:
+            raise SpecError(exc._bare, field=f"{field}.{exc.field or ''}".rstrip(".")) from None
+        if isinstance(job, CommandJob):
+            try:
+                jobs.check_environment_and_code(ctx, job)
+            except SpecError as exc:
+                raise SpecError(exc._bare, field=f"{field}.{exc.field or ''}".rstrip(".")) from None
+        if job.compute and job.compute not in computes:
+            jobs.check_compute(ctx, job.compute, field=f"{field}.compute")
+            computes.add(job.compute)
+
+
+def submit(
+    ctx: Context,
+    job: PipelineJob,
+    *,
+    name: str,
+    parent: JobRecord | None = None,
+    step: str | None = None,
+) -> JobRecord:
+    if job.component is not None:
+        if job.jobs:
+            raise SpecError(
+                "a pipeline job has either 'jobs' or 'component', not both.", field="component"
+            )
+        comp = job.component
+        if isinstance(comp, dict):
+            from forgeml.core.specs.pipeline import component_from_dict
+
+            comp = component_from_dict(comp, field="component")
+        if not isinstance(comp, PipelineComponent):
+            raise SpecError(
+                "'component' of a pipeline job must be a pipeline component (type: pipeline).",
+                field="component",
+            )
+        job.jobs = comp.jobs
+        for key, port in comp.inputs.items():
+            if key not in job.inputs and port.default is not None:
+                job.inputs[key] = JobInput(type=port.type, value=port.default)
+        job.component = None
+    pinned = resolve_steps(ctx, job.jobs)
+    in_ports, out_ports = _ports(job)
+    graph = build_graph(job.jobs, in_ports, out_ports)
+    values, stored_inputs, edges = _input_values(ctx, name, job)
+    experiment = job.experiment_name or jobs.DEFAULT_EXPERIMENT
+    settings = job.settings.model_dump(mode="json", exclude_none=True)
+    settings.setdefault("continue_on_step_failure", False)
+    settings.setdefault("force_rerun", False)
+    plan: dict[str, Any] = {
+        "jobs": {k: steps_to_wire(v) for k, v in job.jobs.items()},
+        "input_ports": {k: asdict(v) for k, v in in_ports.items()},
+        "output_ports": {k: asdict(v) for k, v in out_ports.items()},
+        "inputs": values,
+        "outputs": {
+            k: v.model_dump(mode="json", exclude_none=True) for k, v in job.outputs.items()
+        },
+        "settings": settings,
+        "experiment_name": experiment,
+        "compute": job.compute,
+        "tags": {},
+    }
+    sctx = _step_context(plan)
+    _dry_run(ctx, graph, sctx)
+
+    spec = job.to_wire()
+    spec.pop("name", None)
+    spec["jobs"] = {k: steps_to_wire(v) for k, v in job.jobs.items()}
+    spec.update(inputs=stored_inputs, experiment_name=experiment)
+    spec["display_name"] = job.display_name or name
+    for step_name, refs in pinned.items():
+        spec["jobs"][step_name].update(refs)
+    compute = settings.get("default_compute") or job.compute or "local"
+
+    from forgeml.services import tracking
+
+    experiment_id = tracking.start_job_run(
+        ctx,
+        run_id=name,
+        experiment_name=experiment,
+        run_name=spec["display_name"],
+        tags=jobs.child_tags(parent, dict(job.tags)),
+    )
+    now = utcnow()
+    with ctx.db.write() as session:
+        repo = JobRepository(session)
+        if repo.exists(name):
+            raise ConflictError(f"a job named '{name}' already exists.", details={"field": "name"})
+        record = repo.insert(
+            name=name,
+            type="pipeline",
+            status=JobStatus.queued.value,
+            spec=spec,
+            runner=plan,
+            experiment_name=experiment,
+            experiment_id=str(experiment_id),
+            display_name=spec["display_name"],
+            description=job.description,
+            tags=dict(job.tags),
+            compute=compute,
+            parent=parent.name if parent else None,
+            step=step,
+            created_by=ctx.principal.name,
+            created_at=now,
+            queued_at=now,
+            warnings=list(graph.warnings),
+        )
+        for edge in edges:
+            repo.add_edge(edge)
+        repo.append_log(name, "system", f"queued a pipeline of {len(graph.nodes)} steps\n", now)
+    return record
+
+
+# ------------------------------------------------------------------------------ advance
+
+_plans: OrderedDict[str, tuple[Graph, StepContext]] = OrderedDict()
+_plans_lock = threading.Lock()
+
+
+def _plan(record: JobRecord) -> tuple[Graph, StepContext]:
+    """The pipeline's graph and step context (built once per process; plans never change)."""
+    with _plans_lock:
+        found = _plans.get(record.name)
+        if found is not None:
+            _plans.move_to_end(record.name)
+            return found
+    plan = record.runner
+    steps = steps_from_wire(plan["jobs"])
+    in_ports = {k: Port(**v) for k, v in plan["input_ports"].items()}
+    out_ports = {k: Port(**v) for k, v in plan["output_ports"].items()}
+    built = (build_graph(steps, in_ports, out_ports), _step_context(plan))
+    with _plans_lock:
+        _plans[record.name] = built
+        while len(_plans) > 256:
+            _plans.popitem(last=False)
+    return built
+
+
+def _produced(repo: JobRepository, children: dict[str, Child]) -> dict[tuple[str, str], Produced]:
+    done = {c.name: c for c in children.values() if c.status == JobStatus.completed.value}
+    out: dict[tuple[str, str], Produced] = {}
+    for job, outputs in repo.outputs_of(list(done)).items():
+        step = done[job].step
+        assert step is not None
+        for o in outputs:
+            out[(step, o.name)] = Produced(o.type, o.uri)
+    return out
+
+
+def _first_line(text: str | None) -> str:
+    if not text:
+        return "no reason was recorded"
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "no reason was recorded"
+
+
+def advance(ctx: Context, name: str) -> None:
+    """Move a pipeline forward: start ready steps, stop on failure or cancel, end it."""
+    with ctx.db.read() as session:
+        repo = JobRepository(session)
+        record = repo.get(name)
+        if record is None or JobStatus(record.status) in TERMINAL:
+            return
+        children: dict[str, Child] = {
+            c.step: c for c in repo.child_states(name) if c.step is not None
+        }
+        produced = _produced(repo, children)
+    graph, sctx = _plan(record)
+    if record.status == JobStatus.queued.value:
+        _start(ctx, name, len(graph.nodes))
+    active: list[Child] = [c for c in children.values() if JobStatus(c.status) not in TERMINAL]
+    failed = [
+        s
+        for s in graph.order
+        if s in children and children[s].status in (JobStatus.failed, JobStatus.canceled)
+    ]
+    if record.cancel_requested:
+        for child in active:
+            if not child.cancel_requested:
+                jobs.cancel_record(ctx, child.name, f"canceled with pipeline '{name}'")
+        if not active:
+            _finish(ctx, name, JobStatus.canceled, "canceled")
+        return
+    if failed and not sctx.continue_on_step_failure:
+        reason = f"step '{failed[0]}' {children[failed[0]].status}"
+        for child in active:
+            if not child.cancel_requested:
+                jobs.cancel_record(ctx, child.name, f"canceled: {reason}")
+        if not active:
+            _finish(ctx, name, JobStatus.failed, _failure(graph, children, failed))
+        return
+    blocked: set[str] = set()
+    for step in failed:
+        blocked |= graph.downstream(step)
+    status = {s: JobStatus(c.status) for s, c in children.items()}
+    progress = True
+    while progress:
+        progress = False
+        for step in graph.order:
+            if step in status or step in blocked:
+                continue
+            node = graph.nodes[step]
+            if not all(status.get(u) is JobStatus.completed for u in node.upstream):
+                continue
+            made = _create_step(ctx, record, step, step_document(node, sctx, produced))
+            if made is None:
+                return  # the pipeline failed: the step could not be created
+            status[step] = JobStatus(made.status)
+            children[step] = made
+            if made.status == JobStatus.completed.value:
+                with ctx.db.read() as session:
+                    for o in JobRepository(session).outputs(made.name):
+                        produced[(step, o.name)] = Produced(o.type, o.uri)
+                progress = True
+            else:
+                active.append(made)
+    if active or any(s not in status and s not in blocked for s in graph.order):
+        return
+    if failed:
+        _finish(ctx, name, JobStatus.failed, _failure(graph, children, failed))
+        return
+    _complete(ctx, record, graph, children)
+
+
+def _start(ctx: Context, name: str, steps: int) -> None:
+    with ctx.db.write() as session:
+        repo = JobRepository(session)
+        current = repo.lock(name)
+        if current is None or current.status != JobStatus.queued.value:
+            return
+        move_in(repo, name, JobStatus.preparing)
+        moved = move_in(repo, name, JobStatus.running, message=f"running {steps} steps")
+    after_move(ctx, moved)
+
+
+def _create_step(
+    ctx: Context, pipeline: JobRecord, step: str, doc: dict[str, Any]
+) -> JobRecord | None:
+    name = child_name(pipeline.name, step)
+    graph, sctx = _plan(pipeline)
+    node = graph.nodes[step]
+    try:
+        job = validate_spec(job_model(doc), doc)
+        record = jobs.submit_document(
+            ctx,
+            job,
+            name=name,
+            parent=pipeline,
+            step=step,
+            reusable=node.is_deterministic,
+            force_rerun=sctx.force_rerun or bool(node.step.force_rerun),
+            keep_artifacts=any(
+                b.kind == "step_output" and b.step == step and b.port == ARTIFACTS
+                for other in graph.nodes.values()
+                for b in other.bindings.values()
+            ),
+        )
+    except ConflictError:
+        # another scheduler created it a moment ago
+        with ctx.db.read() as session:
+            existing = JobRepository(session).get(name)
+        if existing is None:
+            raise
+        return existing
+    except UserError as exc:
+        _finish(
+            ctx,
+            pipeline.name,
+            JobStatus.failed,
+            f"step '{step}' could not start: {exc.message}",
+        )
+        return None
+    publish(ctx.workspace, name)
+    return record
+
+
+def _failure(graph: Graph, children: dict[str, Child], failed: list[str]) -> str:
+    parts = [f"step '{s}' {children[s].status}: {_first_line(children[s].error)}" for s in failed]
+    skipped = [s for s in graph.order if s not in children]
+    if skipped:
+        parts.append(f"not run: {', '.join(skipped)}")
+    return "; ".join(parts)
+
+
+def _finish(ctx: Context, name: str, status: JobStatus, reason: str) -> None:
+    with ctx.db.write() as session:
+        repo = JobRepository(session)
+        current = repo.lock(name)
+        if current is None or JobStatus(current.status) in TERMINAL:
+            return
+        if current.status == JobStatus.queued.value:
+            move_in(repo, name, JobStatus.preparing)
+        fields: dict[str, Any] = {} if status is JobStatus.canceled else {"error": reason}
+        moved = move_in(repo, name, status, message=f"{status.value}: {reason}", **fields)
+    after_move(ctx, moved)
+
+
+def _complete(ctx: Context, record: JobRecord, graph: Graph, children: dict[str, Child]) -> None:
+    with ctx.db.write() as session:
+        repo = JobRepository(session)
+        current = repo.lock(record.name)
+        if current is None or JobStatus(current.status) in TERMINAL:
+            return
+        for output, (step, port) in graph.sources.items():
+            found = {o.name: o for o in repo.outputs(children[step].name)}
+            out = found.get(port)
+            if out is None:
+                continue
+            repo.put_output(
+                record.name,
+                name=output,
+                type=out.type,
+                uri=out.uri,
+                asset_kind=out.asset_kind,
+                asset_name=out.asset_name,
+                asset_version=out.asset_version,
+            )
+        reused = sum(1 for c in children.values() if c.reused_from)
+        note = f" ({reused} reused)" if reused else ""
+        moved = move_in(
+            repo,
+            record.name,
+            JobStatus.completed,
+            message=f"completed: {len(children)} steps{note}",
+            exit_code=0,
+        )
+    after_move(ctx, moved)
+
+
+# ------------------------------------------------------------------------------- views
+
+
+def step_infos(ctx: Context, record: JobRecord) -> list[dict[str, Any]]:
+    """Each step in order: its child job and state, or why it has none yet."""
+    try:
+        graph, _ = _plan(record)
+    except Exception:  # a plan from an older release: show the children alone
+        log.exception("could not rebuild the plan of pipeline %s", record.name)
+        graph = None
+    with ctx.db.read() as session:
+        children = {c.step: c for c in JobRepository(session).child_states(record.name) if c.step}
+    if graph is None:
+        order = list(children)
+        kinds = {s: children[s].type for s in order}
+    else:
+        order = graph.order
+        kinds = {s: graph.nodes[s].kind for s in order}
+    failed = [s for s in order if s in children and children[s].status in ("failed", "canceled")]
+    blocked: set[str] = set()
+    if graph is not None:
+        for step in failed:
+            blocked |= graph.downstream(step)
+    ended = JobStatus(record.status) in TERMINAL
+    out: list[dict[str, Any]] = []
+    for step in order:
+        child = children.get(step)
+        if child is not None:
+            out.append(
+                {
+                    "name": step,
+                    "type": kinds[step],
+                    "status": child.status,
+                    "job": child.name,
+                    "reused_from": child.reused_from,
+                }
+            )
+        else:
+            state = "skipped" if step in blocked or ended else "not_started"
+            out.append({"name": step, "type": kinds[step], "status": state})
+    return out
