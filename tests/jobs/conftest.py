@@ -10,12 +10,12 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import forgeml
 from forgeml import MLClient
-from forgeml.schemas.jobs import Job
 from tests.cli.live import Cli, Server, start_workspace
 
 TERMINAL = ("completed", "failed", "canceled")
@@ -50,7 +50,8 @@ def kill_leftovers(folder: Path) -> None:
 
 def wait_for(
     sdk: MLClient, name: str, states: tuple[str, ...] = TERMINAL, timeout: float = 90
-) -> Job:
+) -> Any:
+    """The job once it is in one of `states` (a command job, pipeline or sweep)."""
     deadline = time.monotonic() + timeout
     while True:
         job = sdk.jobs.get(name)

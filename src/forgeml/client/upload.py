@@ -84,6 +84,11 @@ def collect(
     )
 
 
+#: uploads this small skip the question of which blobs the store already has
+SMALL_COUNT = 4
+SMALL_BYTES = 256 * 1024
+
+
 class Uploader:
     def __init__(self, http: Http, *, workers: int = 8) -> None:
         self.http = http
@@ -93,21 +98,33 @@ class Uploader:
         """Upload files (relative name, source) and return the content URI of the whole."""
         if not files:
             raise SpecError("the folder holds no files to upload.", field=field)
-        with ThreadPoolExecutor(self.workers) as pool:
-            hashed = list(pool.map(lambda item: (item[0], item[1], *sha256_file(item[1])), files))
+        if len(files) <= SMALL_COUNT:
+            hashed = [(rel, src, *sha256_file(src)) for rel, src in files]
+        else:
+            with ThreadPoolExecutor(self.workers) as pool:
+                hashed = list(
+                    pool.map(lambda item: (item[0], item[1], *sha256_file(item[1])), files)
+                )
         local = [
             LocalFile(safe_relpath(rel), src, digest, size) for rel, src, digest, size in hashed
         ]
         digests = list(dict.fromkeys(f.sha256 for f in local))
-        missing: set[str] = set()
-        for start in range(0, len(digests), 10_000):
+        small = len(local) <= SMALL_COUNT and sum(f.size for f in local) <= SMALL_BYTES
+        missing: set[str] = set(digests) if small else set()
+        # a few small files are sent at once (a blob sent twice is stored once); for more,
+        # asking which ones the store lacks saves sending what it has
+        for start in range(0, 0 if small else len(digests), 10_000):
             reply = self.http.json(
                 "POST", "/content/missing", json={"digests": digests[start : start + 10_000]}
             )
             missing.update(reply["missing"])
         todo = {f.sha256: f for f in local if f.sha256 in missing}
-        with ThreadPoolExecutor(self.workers) as pool:
-            list(pool.map(self._put, todo.values()))
+        if len(todo) <= 1:
+            for item in todo.values():
+                self._put(item)
+        else:
+            with ThreadPoolExecutor(self.workers) as pool:
+                list(pool.map(self._put, todo.values()))
         manifest = Manifest.build(
             [ManifestEntry(f.relpath, f.sha256, f.size) for f in local], single_file=single_file
         )

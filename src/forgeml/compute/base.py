@@ -98,6 +98,11 @@ class ComputeBackend(ABC):
         where = f"pid {handle.pid} on {handle.host}" if handle.pid else handle.host
         return f"{self.kind} runner ({where})"
 
+    def find(self, workdir: Path) -> Handle | None:
+        """The runner working in `workdir`, if one lives (a runner started just before the
+        workspace stopped, whose handle was never recorded)."""
+        return None
+
     def prestart(self, folder: Path) -> None:  # noqa: B027 - most backends start nothing
         """Get ready for the first job ahead of time (in the background)."""
 

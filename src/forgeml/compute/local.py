@@ -261,6 +261,34 @@ class LocalBackend(ComputeBackend):
             if spare.stdout is not None:
                 spare.stdout.close()
 
+    def find(self, workdir: Path) -> Handle | None:
+        """The oldest live process of this machine whose working folder is `workdir`: the
+        runner (its command's processes run in the code folder beneath it)."""
+        target = str(workdir.resolve())
+        found: list[tuple[int, int]] = []
+        try:
+            entries = os.listdir("/proc")
+        except OSError:
+            return None
+        for entry in entries:
+            if not entry.isdigit():
+                continue
+            pid = int(entry)
+            try:
+                if os.readlink(f"/proc/{entry}/cwd") != target:
+                    continue
+            except OSError:
+                continue
+            started = process_start_time(pid)
+            if started is not None and started.isdigit():
+                found.append((int(started), pid))
+        if not found:
+            return None
+        _, pid = min(found)
+        started = process_start_time(pid) or ""
+        exit_file = str(workdir / EXIT_NAME)
+        return Handle(self.kind, self.host, pid, {"start_time": started, "exit_file": exit_file})
+
     def owns(self, handle: Handle) -> bool:
         return handle.backend == self.kind and handle.host == self.host
 

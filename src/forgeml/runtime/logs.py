@@ -68,6 +68,15 @@ class LogShipper:
         stamp = time.strftime("%H:%M:%S", time.gmtime())
         self.write("system", f"{stamp} {line.rstrip()}\n")
 
+    def drain(self) -> list[tuple[LogStream, str]]:
+        """Take the text not sent yet (the caller sends it, with a state report)."""
+        with self._sending, self._lock:
+            batch, self._pending = self._pending, []
+        out: list[tuple[LogStream, str]] = []
+        for stream, text in batch:
+            out.extend((stream, text[i : i + MAX_BATCH]) for i in range(0, len(text), MAX_BATCH))
+        return out
+
     def flush(self) -> None:
         """Send everything written so far (blocks while the workspace is unreachable)."""
         with self._sending:
@@ -76,6 +85,10 @@ class LogShipper:
             for stream, text in batch:
                 for start in range(0, len(text), MAX_BATCH):
                     self._send(stream, text[start : start + MAX_BATCH])
+
+    def resend(self, stream: LogStream, text: str) -> None:
+        """Send drained text on its own (too much to go with a state report)."""
+        self._send(stream, text)
 
     def _send(self, stream: LogStream, text: str) -> None:
         try:

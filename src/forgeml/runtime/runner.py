@@ -29,9 +29,11 @@ from forgeml.runtime import process
 from forgeml.runtime.api import RuntimeApi, WorkspaceGone
 from forgeml.runtime.content import ContentCache
 from forgeml.runtime.logs import Heartbeat, LogShipper, check_ack
-from forgeml.schemas.runtime import RunnerAck, RunnerJob, RunnerState
+from forgeml.schemas.runtime import RunnerAck, RunnerJob, RunnerLogs, RunnerState
 
 HEARTBEAT_VAR = "FORGEML_RUNNER_HEARTBEAT_S"
+#: log text up to this size rides along with a state report; more is sent on its own first
+MAX_INLINE_LOGS = 256 * 1024
 
 
 class JobCanceled(BaseException):
@@ -128,6 +130,14 @@ class Runner:
     # ------------------------------------------------------------------------ reports
 
     def report(self, state: RunnerState) -> RunnerAck:
+        if self.logs is not None and not state.logs:
+            # what was logged up to now goes with the report: one round trip, in order
+            pending = self.logs.drain()
+            if sum(len(t) for _, t in pending) <= MAX_INLINE_LOGS:
+                state.logs = [RunnerLogs(stream=s, text=t) for s, t in pending]
+            else:
+                for stream, text in pending:
+                    self.logs.resend(stream, text)
         ack = self.api.state(state)
         if state.state in ("preparing", "running"):
             check_ack(ack, self.request_cancel)
@@ -288,13 +298,12 @@ class Runner:
         return 0
 
     def _artifacts(self, job: RunnerJob, cwd: Path) -> None:
+        # the local log files are whole already; the live copy goes with the final report
         assert self.logs is not None
-        self.logs.flush()
         try:
             job_outputs.upload_run_artifacts(job, cwd, self.logs.std_log, self.api, self.system)
         except ForgemlError as exc:
             self.system(f"run artifacts not uploaded: {exc}")
-        self.logs.flush()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -251,6 +251,12 @@ class Scheduler:
 
     def _recover(self, job: ActiveJob) -> None:
         handle = Handle.from_json(job.handle) if job.handle else None
+        if handle is None and (job.host is None or job.host == self.host):
+            # the workspace stopped between starting the runner and recording it: look for it
+            for candidate in self.backends.values():
+                handle = candidate.find(self.config.jobs_root / job.name)
+                if handle is not None:
+                    break
         backend = next((b for b in self.backends.values() if handle and b.owns(handle)), None)
         if handle is not None and backend is not None and backend.alive(handle):
             self._tracked[job.name] = _Tracked(
@@ -262,6 +268,8 @@ class Scheduler:
                 owner=self.owner,
                 lease_s=self.config.lease_s,
                 detail=f"re-attached to the {backend.describe(handle)} after a restart",
+                handle=None if job.handle else handle.to_json(),
+                pid=handle.pid,
             )
             if job.status is JobStatus.canceling:
                 self._wake.set()

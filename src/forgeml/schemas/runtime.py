@@ -67,17 +67,21 @@ class RunnerJob(BaseModel):
     )
 
 
+class RunnerLogs(BaseModel):
+    stream: LogStream
+    text: str
+
+
 class RunnerState(BaseModel):
     state: RunnerStateName
     exit_code: int | None = None
     error: str | None = Field(None, description="A summary for the user; the tail of stderr.")
     warnings: list[str] = Field(default_factory=list)
     pid: int | None = Field(None, description="The runner's process id, for cancel and restarts.")
-
-
-class RunnerLogs(BaseModel):
-    stream: LogStream
-    text: str
+    logs: list[RunnerLogs] = Field(
+        default_factory=list,
+        description="Log text not sent yet, stored before the state changes (one round trip).",
+    )
 
 
 class RunnerOutputDone(BaseModel):

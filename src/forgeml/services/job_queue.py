@@ -181,15 +181,29 @@ def get_active(ctx: Context, name: str) -> ActiveJob | None:
     return _active(record)
 
 
-def adopt(ctx: Context, name: str, *, owner: str, lease_s: float, detail: str) -> None:
-    """Take over the lease of a job whose runner outlived its scheduler."""
+def adopt(
+    ctx: Context,
+    name: str,
+    *,
+    owner: str,
+    lease_s: float,
+    detail: str,
+    handle: dict[str, Any] | None = None,
+    pid: int | None = None,
+) -> None:
+    """Take over the lease of a job whose runner outlived its scheduler (and record the
+    runner's handle when the earlier scheduler never could)."""
     authorize(ctx, "jobs.schedule", name)
     with ctx.db.write() as session:
         repo = JobRepository(session)
+        fields: dict[str, Any] = {}
+        if handle is not None:
+            fields.update(handle=handle, pid=pid)
         repo.update(
             name,
             lease_owner=owner,
             lease_expires_at=utcnow() + timedelta(seconds=lease_s),
+            **fields,
         )
         repo.append_log(name, "system", detail.rstrip("\n") + "\n")
     publish(ctx.workspace, name, "log")

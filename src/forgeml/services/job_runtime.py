@@ -54,6 +54,9 @@ def report_state(ctx: Context, name: str, report: RunnerState | dict[str, Any]) 
         current = repo.lock(name)
         if current is None:
             raise NotFoundError(f"no job named '{name}' exists in this workspace.")
+        for item in body.logs:
+            if item.text:
+                repo.append_log(name, item.stream, item.text[:MAX_LOG_CHUNK])
         if body.pid is not None and current.pid is None:
             fields["pid"] = body.pid
         if body.warnings:
@@ -65,6 +68,8 @@ def report_state(ctx: Context, name: str, report: RunnerState | dict[str, Any]) 
             # the runner has not seen the cancel yet: keep canceling, and tell it
             if fields:
                 repo.update(name, **fields)
+            if body.logs:
+                publish(ctx.workspace, name, "log")
             return RunnerAck(cancel_requested=True)
         if new in TERMINAL and status not in TERMINAL:
             if body.exit_code is not None:

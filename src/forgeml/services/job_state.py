@@ -1,9 +1,10 @@
 """Moving a job between states, and telling this process's listeners that a job changed.
 
 `move` is the one writer of a job's status: it locks the row, checks the transition against
-`core.states`, stamps the time, and after the commit mirrors the change onto the job's MLflow run
-and wakes whoever listens (the scheduler, live log streams). The listeners are in-process only; a
-second server replica notices changes by reading the store, a little later.
+`core.states`, stamps the time, mirrors the change onto the job's MLflow run in the same
+transaction, and after the commit wakes whoever listens (the scheduler, live log streams). The
+listeners are in-process only; a second server replica notices changes by reading the store, a
+little later.
 """
 
 from __future__ import annotations
@@ -112,7 +113,23 @@ def move_in(
     record = repo.update(name, **values) if values else current
     if changed and message:
         repo.append_log(name, "system", message.rstrip("\n") + "\n")
+    if changed and MLFLOW_STATUS[new] != MLFLOW_STATUS[before]:
+        _mirror_in(repo, name, MLFLOW_STATUS[new])
     return Moved(record, changed, before)
+
+
+def _mirror_in(repo: JobRepository, name: str, status: str) -> None:
+    """The job's MLflow run follows its state, in the same transaction."""
+    from forgeml.services.experiments import now_ms
+    from forgeml.store.repositories.runs import RunRepository
+
+    values: dict[str, object] = {"status": status}
+    if status in ("FINISHED", "FAILED", "KILLED"):
+        values["end_time"] = now_ms()
+    elif status == "RUNNING":
+        values["start_time"] = now_ms()
+        values["end_time"] = None
+    RunRepository(repo.session).update(name, **values)
 
 
 def move(
@@ -125,19 +142,5 @@ def move(
 
 
 def after_move(ctx: Context, moved: Moved) -> None:
-    """Once committed: mirror the state on the MLflow run, wake the listeners."""
-    if moved.changed:
-        status = JobStatus(moved.record.status)
-        if MLFLOW_STATUS[status] != MLFLOW_STATUS[moved.before]:
-            _mirror(ctx, moved.record.name, MLFLOW_STATUS[status])
+    """Once committed: wake the listeners (the MLflow run was updated in the transaction)."""
     publish(ctx.workspace, moved.record.name)
-
-
-def _mirror(ctx: Context, name: str, status: str) -> None:
-    from forgeml.services import tracking
-
-    try:
-        tracking.set_job_run_status(ctx, name, status)
-    except Exception:
-        # the job's own state is the record; a tracking hiccup must not undo it
-        log.exception("could not set the MLflow run status of job %s to %s", name, status)

@@ -194,6 +194,8 @@ def _dry_run(ctx: Context, graph: Graph, sctx: StepContext) -> None:
     }
     computes: set[str] = set()
     for node in graph.nodes.values():
+        if node.kind == "pipeline" and isinstance(node.component, PipelineComponent):
+            _check_component_graph(node.component, f"jobs.{node.name}.component")
         doc = step_document(node, sctx, produced)
         field = f"jobs.{node.name}"
         try:
@@ -208,6 +210,19 @@ def _dry_run(ctx: Context, graph: Graph, sctx: StepContext) -> None:
         if job.compute and job.compute not in computes:
             jobs.check_compute(ctx, job.compute, field=f"{field}.compute")
             computes.add(job.compute)
+
+
+def _check_component_graph(comp: PipelineComponent, prefix: str) -> None:
+    """A pipeline component's own steps, checked like the pipeline's (and theirs, nested)."""
+    inner = build_graph(
+        comp.jobs,
+        {k: port_of_input(v) for k, v in comp.inputs.items()},
+        {k: port_of_output(v) for k, v in comp.outputs.items()},
+        field_prefix=f"{prefix}.jobs",
+    )
+    for node in inner.nodes.values():
+        if node.kind == "pipeline" and isinstance(node.component, PipelineComponent):
+            _check_component_graph(node.component, f"{prefix}.jobs.{node.name}.component")
 
 
 def submit(

@@ -354,12 +354,20 @@ def load_job(
             exc._bare, file=str(path), field=exc.field, line=locator.line(parts)
         ) from None
     base = path.resolve().parent
-    if isinstance(job, PipelineJob):
-        load_step_components(job.jobs, base, (path.resolve(),), source=str(path))
-        if is_local_ref(job.component):
-            job.component = load_component_file(job.component, base, field="component")
-    elif isinstance(job, SweepJob) and is_local_ref(job.trial):
-        job.trial = load_component_file(job.trial, base, field="trial")
+    try:
+        if isinstance(job, PipelineJob):
+            load_step_components(job.jobs, base, (path.resolve(),), source=str(path))
+            if is_local_ref(job.component):
+                job.component = load_component_file(job.component, base, field="component")
+        elif isinstance(job, SweepJob) and is_local_ref(job.trial):
+            job.trial = load_component_file(job.trial, base, field="trial")
+    except SpecError as exc:
+        if exc.line is not None or exc.field is None or exc.file not in (None, str(path)):
+            raise
+        # a step's component file: name the line of the step that names it
+        _, locator = load_yaml_file(path)
+        line = locator.line(tuple(exc.field.split(".")))
+        raise SpecError(exc._bare, file=str(path), field=exc.field, line=line) from None
     assert isinstance(job, CommandJob | PipelineJob | SweepJob)
     return job
 

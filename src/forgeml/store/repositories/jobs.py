@@ -378,7 +378,8 @@ class JobRepository:
     def put_output(self, job: str, **values: Any) -> OutputRecord:
         row = self.session.get(JobOutputRow, (job, values["name"]))
         if row is None:
-            row = JobOutputRow(job=job, created_at=utcnow(), **values)
+            values.setdefault("created_at", utcnow())
+            row = JobOutputRow(job=job, **values)
             self.session.add(row)
         else:
             for key, value in values.items():
