@@ -30,10 +30,13 @@ _exit_files: dict[int, str] = {}
 
 
 def _warm_up() -> None:
-    """Load what the runner loads lazily on its first request (httpx's transport)."""
+    """Load what the runner loads lazily on its first request (httpx's transport, the TLS
+    settings its client is built with)."""
     import httpx
 
-    httpx.Client().close()
+    from forgeml.runtime.api import tls_context
+
+    httpx.Client(verify=tls_context()).close()
 
 
 def _reap(_signum: int = 0, _frame: FrameType | None = None) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import ssl
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -41,6 +42,18 @@ class WorkspaceGone(SystemError):
     """The workspace stayed unreachable for longer than the runner is willing to wait."""
 
 
+_tls: ssl.SSLContext | None = None
+
+
+def tls_context() -> ssl.SSLContext:
+    """The TLS settings of the runner's HTTP client, built once per process: loading the CA
+    bundle takes longer than a whole no-op job, and a forked runner inherits it ready."""
+    global _tls
+    if _tls is None:
+        _tls = httpx.create_ssl_context()
+    return _tls
+
+
 class RuntimeApi:
     """One job's view of the workspace: its spec, its reports, its content and artifacts."""
 
@@ -57,7 +70,11 @@ class RuntimeApi:
         self.http = Http(
             self.url,
             client=client
-            or httpx.Client(timeout=httpx.Timeout(60.0, connect=10.0), follow_redirects=True),
+            or httpx.Client(
+                timeout=httpx.Timeout(60.0, connect=10.0),
+                follow_redirects=True,
+                verify=tls_context(),
+            ),
         )
         self.retry_s = retry_s if retry_s is not None else float(os.environ.get(RETRY_VAR, "900"))
         self._base = f"/jobs/{quote(job, safe='')}/runtime"

@@ -39,7 +39,7 @@ class JobLifecycle(BaseModel):
     cancel_requested: bool = False
 
 
-class Job(CommandJob, JobLifecycle):
+class Job(JobLifecycle, CommandJob):
     """A submitted command job: the document plus its lifecycle (set by the workspace)."""
 
 
@@ -56,7 +56,7 @@ class StepInfo(BaseModel):
     reused_from: str | None = None
 
 
-class PipelineJobInfo(PipelineJob, JobLifecycle):
+class PipelineJobInfo(JobLifecycle, PipelineJob):
     """A submitted pipeline job and the state of each of its steps."""
 
     steps: list[StepInfo] = Field(default_factory=list)
@@ -69,7 +69,7 @@ class TrialInfo(BaseModel):
     metric: float | None = None
 
 
-class SweepJobInfo(SweepJob, JobLifecycle):
+class SweepJobInfo(JobLifecycle, SweepJob):
     """A submitted sweep: its trials so far and the best one."""
 
     best_trial: TrialInfo | None = None

@@ -52,7 +52,7 @@ from forgeml.services.context import Context
 from forgeml.services.job_state import after_move, move_in, publish
 from forgeml.store.repositories import JobRecord, JobRepository
 from forgeml.store.repositories.common import utcnow
-from forgeml.store.repositories.jobs import JobFilter, LineageEdge
+from forgeml.store.repositories.jobs import JobFilter, LineageEdge, ParentState
 
 DEFAULT_EXPERIMENT = "Default"
 MAX_PAGE = 1000
@@ -301,7 +301,7 @@ def submit_document(
     job: Any,
     *,
     name: str,
-    parent: JobRecord | None = None,
+    parent: JobRecord | ParentState | None = None,
     step: str | None = None,
     reusable: bool = False,
     force_rerun: bool = False,
@@ -338,7 +338,7 @@ def check_compute(ctx: Context, compute: str, field: str = "compute") -> None:
         raise SpecError(exc.message, field=field) from None
 
 
-def child_tags(parent: JobRecord | None, tags: dict[str, str]) -> dict[str, str]:
+def child_tags(parent: JobRecord | ParentState | None, tags: dict[str, str]) -> dict[str, str]:
     """The MLflow tags of a job's run: a child's run is nested under its parent's."""
     if parent is None:
         return dict(tags)
@@ -350,7 +350,7 @@ def _submit_command(
     job: CommandJob,
     *,
     name: str,
-    parent: JobRecord | None,
+    parent: JobRecord | ParentState | None,
     step: str | None,
     reusable: bool,
     force_rerun: bool,

@@ -28,8 +28,7 @@ def advance_all(ctx: Context) -> int:
     authorize(ctx, "jobs.schedule")
     with ctx.db.read() as session:
         repo = JobRepository(session)
-        names = repo.open_parents()
-        kinds = {n: r.type for n in names if (r := repo.get(n)) is not None}
+        kinds = dict(repo.open_parents())
     for name, kind in kinds.items():
         try:
             advance(ctx, name, kind)

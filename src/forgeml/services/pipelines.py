@@ -56,7 +56,7 @@ from forgeml.services.context import Context
 from forgeml.services.job_state import after_move, move_in, publish
 from forgeml.store.repositories import JobRecord, JobRepository
 from forgeml.store.repositories.common import utcnow
-from forgeml.store.repositories.jobs import ChildState
+from forgeml.store.repositories.jobs import ChildState, ParentState
 
 log = logging.getLogger("forgeml.pipelines")
 
@@ -230,7 +230,7 @@ def submit(
     job: PipelineJob,
     *,
     name: str,
-    parent: JobRecord | None = None,
+    parent: JobRecord | ParentState | None = None,
     step: str | None = None,
 ) -> JobRecord:
     if job.component is not None:
@@ -331,33 +331,51 @@ _plans: OrderedDict[str, tuple[Graph, StepContext]] = OrderedDict()
 _plans_lock = threading.Lock()
 
 
-def _plan(record: JobRecord) -> tuple[Graph, StepContext]:
+def _plan(
+    ctx: Context, name: str, runner: dict[str, Any] | None = None
+) -> tuple[Graph, StepContext]:
     """The pipeline's graph and step context (built once per process; plans never change)."""
     with _plans_lock:
-        found = _plans.get(record.name)
+        found = _plans.get(name)
         if found is not None:
-            _plans.move_to_end(record.name)
+            _plans.move_to_end(name)
             return found
-    plan = record.runner
+    if runner is None:
+        with ctx.db.read() as session:
+            runner = JobRepository(session).runner_doc(name)
+        if runner is None:
+            raise SpecError(f"no pipeline named '{name}' exists in this workspace.")
+    plan = runner
     steps = steps_from_wire(plan["jobs"])
     in_ports = {k: Port(**v) for k, v in plan["input_ports"].items()}
     out_ports = {k: Port(**v) for k, v in plan["output_ports"].items()}
     built = (build_graph(steps, in_ports, out_ports), _step_context(plan))
     with _plans_lock:
-        _plans[record.name] = built
+        _plans[name] = built
         while len(_plans) > 256:
             _plans.popitem(last=False)
     return built
 
 
+#: the outputs of a completed job never change: each is read from the store once
+_outputs: OrderedDict[str, tuple[tuple[str, Produced], ...]] = OrderedDict()
+
+
 def _produced(repo: JobRepository, children: dict[str, Child]) -> dict[tuple[str, str], Produced]:
     done = {c.name: c for c in children.values() if c.status == JobStatus.completed.value}
+    with _plans_lock:
+        missing = [job for job in done if job not in _outputs]
+    fresh = repo.outputs_of(missing) if missing else {}
     out: dict[tuple[str, str], Produced] = {}
-    for job, outputs in repo.outputs_of(list(done)).items():
-        step = done[job].step
-        assert step is not None
-        for o in outputs:
-            out[(step, o.name)] = Produced(o.type, o.uri)
+    with _plans_lock:
+        for job, rows in fresh.items():
+            _outputs[job] = tuple((o.name, Produced(o.type, o.uri)) for o in rows)
+        while len(_outputs) > 50_000:
+            _outputs.popitem(last=False)
+        for job, child in done.items():
+            assert child.step is not None
+            for port, value in _outputs.get(job, ()):
+                out[(child.step, port)] = value
     return out
 
 
@@ -372,14 +390,14 @@ def advance(ctx: Context, name: str) -> None:
     """Move a pipeline forward: start ready steps, stop on failure or cancel, end it."""
     with ctx.db.read() as session:
         repo = JobRepository(session)
-        record = repo.get(name)
+        record = repo.parent_state(name)
         if record is None or JobStatus(record.status) in TERMINAL:
             return
         children: dict[str, Child] = {
             c.step: c for c in repo.child_states(name) if c.step is not None
         }
         produced = _produced(repo, children)
-    graph, sctx = _plan(record)
+    graph, sctx = _plan(ctx, name)
     if record.status == JobStatus.queued.value:
         _start(ctx, name, len(graph.nodes))
     active: list[Child] = [c for c in children.values() if JobStatus(c.status) not in TERMINAL]
@@ -448,10 +466,10 @@ def _start(ctx: Context, name: str, steps: int) -> None:
 
 
 def _create_step(
-    ctx: Context, pipeline: JobRecord, step: str, doc: dict[str, Any]
+    ctx: Context, pipeline: ParentState, step: str, doc: dict[str, Any]
 ) -> JobRecord | None:
     name = child_name(pipeline.name, step)
-    graph, sctx = _plan(pipeline)
+    graph, sctx = _plan(ctx, pipeline.name)
     node = graph.nodes[step]
     try:
         job = validate_spec(job_model(doc), doc)
@@ -509,7 +527,7 @@ def _finish(ctx: Context, name: str, status: JobStatus, reason: str) -> None:
     after_move(ctx, moved)
 
 
-def _complete(ctx: Context, record: JobRecord, graph: Graph, children: dict[str, Child]) -> None:
+def _complete(ctx: Context, record: ParentState, graph: Graph, children: dict[str, Child]) -> None:
     with ctx.db.write() as session:
         repo = JobRepository(session)
         current = repo.lock(record.name)
@@ -547,7 +565,7 @@ def _complete(ctx: Context, record: JobRecord, graph: Graph, children: dict[str,
 def step_infos(ctx: Context, record: JobRecord) -> list[dict[str, Any]]:
     """Each step in order: its child job and state, or why it has none yet."""
     try:
-        graph, _ = _plan(record)
+        graph, _ = _plan(ctx, record.name, record.runner)
     except Exception:  # a plan from an older release: show the children alone
         log.exception("could not rebuild the plan of pipeline %s", record.name)
         graph = None

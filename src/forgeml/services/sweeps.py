@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,9 +36,12 @@ from forgeml.services.context import Context
 from forgeml.services.job_state import after_move, move_in, publish
 from forgeml.store.repositories import JobRecord, JobRepository
 from forgeml.store.repositories.common import utcnow
+from forgeml.store.repositories.jobs import ChildState, ParentState
 from forgeml.store.repositories.runs import RunRepository
 
 _SEARCH = "${{search_space."
+#: a trial as advancing reads it: a full record when just created, else its state row
+Trial = JobRecord | ChildState
 
 
 def trial_name(sweep: str, index: int) -> str:
@@ -154,7 +158,7 @@ def _wire_env(env: Any) -> Any:
 
 
 def trial_document(
-    plan: Plan, sweep: JobRecord, index: int, params: dict[str, Any]
+    plan: Plan, sweep: JobRecord | ParentState, index: int, params: dict[str, Any]
 ) -> dict[str, Any]:
     doc = {k: (dict(v) if isinstance(v, dict) else v) for k, v in plan.template.items()}
     inputs = dict(doc.get("inputs") or {})
@@ -195,7 +199,7 @@ def submit(
     job: SweepJob,
     *,
     name: str,
-    parent: JobRecord | None = None,
+    parent: JobRecord | ParentState | None = None,
     step: str | None = None,
 ) -> JobRecord:
     comp, stored_trial = _trial_component(ctx, job)
@@ -291,21 +295,26 @@ _plans: OrderedDict[str, Plan] = OrderedDict()
 _plans_lock = threading.Lock()
 
 
-def _plan(record: JobRecord) -> Plan:
+def _plan(ctx: Context, name: str, runner: dict[str, Any] | None = None) -> Plan:
     with _plans_lock:
-        found = _plans.get(record.name)
+        found = _plans.get(name)
         if found is not None:
             return found
-    plan = _parse(record.runner)
+    if runner is None:
+        with ctx.db.read() as session:
+            runner = JobRepository(session).runner_doc(name)
+        if runner is None:
+            raise SpecError(f"no sweep named '{name}' exists in this workspace.")
+    plan = _parse(runner)
     with _plans_lock:
-        _plans[record.name] = plan
+        _plans[name] = plan
         while len(_plans) > 256:
             _plans.popitem(last=False)
     return plan
 
 
-def _params(plan: Plan, child: JobRecord) -> dict[str, Any]:
-    inputs = child.spec.get("inputs") or {}
+def _params(plan: Plan, spec: dict[str, Any]) -> dict[str, Any]:
+    inputs = spec.get("inputs") or {}
     out: dict[str, Any] = {}
     for hp in plan.space.names:
         given = inputs.get(hp)
@@ -313,10 +322,23 @@ def _params(plan: Plan, child: JobRecord) -> dict[str, Any]:
     return out
 
 
-def _trials(ctx: Context, plan: Plan, children: list[JobRecord]) -> list[logic.TrialRecord]:
+#: a trial's hyperparameters never change once it exists: read each trial's document once
+_trial_params: OrderedDict[str, dict[str, Any]] = OrderedDict()
+
+
+def _trials(ctx: Context, plan: Plan, children: Sequence[Trial]) -> list[logic.TrialRecord]:
     metric = plan.objective.primary_metric
     with ctx.db.read() as session:
         curves = RunRepository(session).histories([c.name for c in children], metric)
+        with _plans_lock:
+            missing = [c.name for c in children if c.name not in _trial_params]
+        specs = JobRepository(session).specs_of(missing) if missing else {}
+    with _plans_lock:
+        for trial, spec in specs.items():
+            _trial_params[trial] = _params(plan, spec)
+        while len(_trial_params) > 20_000:
+            _trial_params.popitem(last=False)
+        params = {c.name: _trial_params.get(c.name, {}) for c in children}
     out: list[logic.TrialRecord] = []
     for child in children:
         assert child.step is not None
@@ -326,7 +348,7 @@ def _trials(ctx: Context, plan: Plan, children: list[JobRecord]) -> list[logic.T
             state = "queued"
         value = curve[-1][1] if curve and child.status == "completed" else None
         out.append(
-            logic.TrialRecord(int(child.step), _params(plan, child), state, value, list(curve))
+            logic.TrialRecord(int(child.step), params[child.name], state, value, list(curve))
         )
     return out
 
@@ -335,15 +357,15 @@ def advance(ctx: Context, name: str) -> None:
     """Move a sweep forward: stop trials the policy cuts, start new ones, end it."""
     with ctx.db.read() as session:
         repo = JobRepository(session)
-        record = repo.get(name)
+        record = repo.parent_state(name)
         if record is None or JobStatus(record.status) in TERMINAL:
             return
-        children = [c for c in repo.children(name) if c.step is not None]
-    plan = _plan(record)
+        children: list[Trial] = [c for c in repo.child_states(name) if c.step is not None]
+    plan = _plan(ctx, name)
     if record.status == JobStatus.queued.value:
         _start(ctx, name)
         with ctx.db.read() as session:
-            record = JobRepository(session).get(name) or record
+            record = JobRepository(session).parent_state(name) or record
     active = [c for c in children if JobStatus(c.status) not in TERMINAL]
     if record.cancel_requested:
         for child in active:
@@ -420,7 +442,7 @@ def _log(ctx: Context, name: str, text: str) -> None:
 
 
 def _create_trial(
-    ctx: Context, sweep: JobRecord, plan: Plan, index: int, params: dict[str, Any]
+    ctx: Context, sweep: ParentState, plan: Plan, index: int, params: dict[str, Any]
 ) -> JobRecord | None:
     name = trial_name(sweep.name, index)
     doc = trial_document(plan, sweep, index, params)
@@ -447,7 +469,7 @@ def _end(
     message: str,
     *,
     result: dict[str, Any] | None = None,
-    best: JobRecord | None = None,
+    best: Trial | None = None,
 ) -> None:
     with ctx.db.write() as session:
         repo = JobRepository(session)
@@ -477,7 +499,7 @@ def _end(
 
 
 def _finish(
-    ctx: Context, record: JobRecord, plan: Plan, children: list[JobRecord], *, canceled: bool
+    ctx: Context, record: ParentState, plan: Plan, children: list[Trial], *, canceled: bool
 ) -> None:
     trials = _trials(ctx, plan, children)
     best = logic.best_trial(plan.objective.goal, trials)
@@ -520,7 +542,7 @@ def _finish(
 def trial_infos(ctx: Context, record: JobRecord) -> dict[str, Any]:
     """The trials so far (parameters, state, last primary-metric value) and the best one."""
     try:
-        plan = _plan(record)
+        plan = _plan(ctx, record.name, record.runner)
     except SpecError:
         return {}
     with ctx.db.read() as session:

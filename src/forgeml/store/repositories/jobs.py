@@ -85,6 +85,20 @@ def _record(row: JobRow) -> JobRecord:
 
 
 @dataclass(frozen=True)
+class ParentState:
+    """A pipeline or sweep without its documents: what advancing it reads on every tick."""
+
+    name: str
+    type: str
+    status: str
+    cancel_requested: bool
+    started_at: datetime | None
+    display_name: str | None
+    experiment_name: str
+    result: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
 class ChildState:
     name: str
     type: str
@@ -275,18 +289,43 @@ class JobRepository:
                 found[row.job].append(_output(row))
         return found
 
-    def open_parents(self) -> list[str]:
-        """Pipelines and sweeps that have not ended: the orchestrator's work list."""
-        return list(
-            self.session.scalars(
-                select(JobRow.name)
-                .where(
-                    JobRow.type.in_(PARENTS),
-                    JobRow.status.in_(("queued", *ACTIVE)),
-                )
-                .order_by(JobRow.created_at)
-            )
-        )
+    def open_parents(self) -> list[tuple[str, str]]:
+        """(name, type) of the pipelines and sweeps that have not ended: the orchestrator's
+        work list."""
+        rows = self.session.execute(
+            select(JobRow.name, JobRow.type)
+            .where(JobRow.type.in_(PARENTS), JobRow.status.in_(("queued", *ACTIVE)))
+            .order_by(JobRow.created_at)
+        ).all()
+        return [(str(n), str(t)) for n, t in rows]
+
+    def parent_state(self, name: str) -> ParentState | None:
+        row = self.session.execute(
+            select(
+                JobRow.name,
+                JobRow.type,
+                JobRow.status,
+                JobRow.cancel_requested,
+                JobRow.started_at,
+                JobRow.display_name,
+                JobRow.experiment_name,
+                JobRow.result,
+            ).where(JobRow.name == name)
+        ).first()
+        if row is None:
+            return None
+        started = aware(row[4]) if row[4] is not None else None
+        return ParentState(row[0], row[1], row[2], row[3], started, row[5], row[6], row[7])
+
+    def specs_of(self, names: list[str]) -> dict[str, dict[str, Any]]:
+        """The `spec` documents of several jobs, in one query."""
+        rows = self.session.execute(select(JobRow.name, JobRow.spec).where(JobRow.name.in_(names)))
+        return {str(n): dict(s) for n, s in rows}
+
+    def runner_doc(self, name: str) -> dict[str, Any] | None:
+        """Only the `runner` document of a job (a parent's plan)."""
+        value = self.session.scalar(select(JobRow.runner).where(JobRow.name == name))
+        return dict(value) if value is not None else None
 
     def child_states(self, parent: str) -> list[ChildState]:
         """A parent's children, only what orchestration reads (no documents): cheap to poll."""
