@@ -80,12 +80,18 @@ class Scheduler:
         self._thread: threading.Thread | None = None
         self._unsubscribe: object = None
         self._last_renew = 0.0
+        self._last_full = 0.0
+        #: jobs whose change may move a parent forward (a parent itself, or a child that ended)
+        self._dirty: set[str] = set()
+        self._dirty_lock = threading.Lock()
         self.reconciled = threading.Event()
 
     # --------------------------------------------------------------------------- control
     def start(self) -> None:
-        def on_change(_job: str, kind: str) -> None:
-            if kind == "state":
+        def on_change(job: str, kind: str) -> None:
+            if kind in ("state", "child"):
+                with self._dirty_lock:
+                    self._dirty.add(job)
                 self._wake.set()
 
         self._unsubscribe = subscribe(self.ctx.workspace, on_change)
@@ -126,7 +132,15 @@ class Scheduler:
             self._wake.wait(self.config.poll_s)
 
     def tick(self) -> None:
-        orchestrator.advance_all(self.ctx)
+        now = time.monotonic()
+        with self._dirty_lock:
+            dirty, self._dirty = self._dirty, set()
+        if now - self._last_full >= self.config.poll_s:
+            # every open parent, now and then: another replica's changes, early termination
+            self._last_full = now
+            orchestrator.advance_all(self.ctx)
+        elif dirty:
+            orchestrator.advance_all(self.ctx, only=dirty)
         self._dispatch()
         self._watch()
         now = time.monotonic()

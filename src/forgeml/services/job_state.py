@@ -142,5 +142,8 @@ def move(
 
 
 def after_move(ctx: Context, moved: Moved) -> None:
-    """Once committed: wake the listeners (the MLflow run was updated in the transaction)."""
+    """Once committed: wake the listeners (the MLflow run was updated in the transaction); a
+    child that ended also wakes its pipeline or sweep."""
     publish(ctx.workspace, moved.record.name)
+    if moved.changed and moved.record.parent and JobStatus(moved.record.status) in TERMINAL:
+        publish(ctx.workspace, moved.record.parent, "child")

@@ -23,12 +23,13 @@ _failures: dict[str, int] = {}
 _failures_lock = threading.Lock()
 
 
-def advance_all(ctx: Context) -> int:
-    """Advance each pipeline and sweep that has not ended; how many were looked at."""
+def advance_all(ctx: Context, *, only: set[str] | None = None) -> int:
+    """Advance each pipeline and sweep that has not ended (or those of them in `only`); how
+    many were looked at."""
     authorize(ctx, "jobs.schedule")
     with ctx.db.read() as session:
         repo = JobRepository(session)
-        kinds = dict(repo.open_parents())
+        kinds = dict(repo.open_parents(only))
     for name, kind in kinds.items():
         try:
             advance(ctx, name, kind)

@@ -289,14 +289,17 @@ class JobRepository:
                 found[row.job].append(_output(row))
         return found
 
-    def open_parents(self) -> list[tuple[str, str]]:
-        """(name, type) of the pipelines and sweeps that have not ended: the orchestrator's
-        work list."""
-        rows = self.session.execute(
-            select(JobRow.name, JobRow.type)
-            .where(JobRow.type.in_(PARENTS), JobRow.status.in_(("queued", *ACTIVE)))
-            .order_by(JobRow.created_at)
-        ).all()
+    def open_parents(self, only: set[str] | None = None) -> list[tuple[str, str]]:
+        """(name, type) of the pipelines and sweeps that have not ended (of those named in
+        `only`, when given): the orchestrator's work list."""
+        query = select(JobRow.name, JobRow.type).where(
+            JobRow.type.in_(PARENTS), JobRow.status.in_(("queued", *ACTIVE))
+        )
+        if only is not None:
+            if not only:
+                return []
+            query = query.where(JobRow.name.in_(sorted(only)))
+        rows = self.session.execute(query.order_by(JobRow.created_at)).all()
         return [(str(n), str(t)) for n, t in rows]
 
     def parent_state(self, name: str) -> ParentState | None:
