@@ -452,16 +452,9 @@ def _submit_command(
                 "run again (set force_rerun to run it anyway)\n",
                 now,
             )
-            for out in repo.outputs(hit.name):
-                repo.put_output(
-                    name,
-                    name=out.name,
-                    type=out.type,
-                    uri=out.uri,
-                    asset_kind=out.asset_kind,
-                    asset_name=out.asset_name,
-                    asset_version=out.asset_version,
-                )
+            from forgeml.services.parent_jobs import copy_outputs
+
+            copy_outputs(repo, hit.name, name)
     if hit is not None:
         tracking.set_job_run_status(ctx, name, "FINISHED")
     return record

@@ -51,11 +51,10 @@ from forgeml.pipelines.steps import (
     steps_from_wire,
     steps_to_wire,
 )
-from forgeml.services import assets, jobs
+from forgeml.services import assets, jobs, parent_jobs
 from forgeml.services.context import Context
-from forgeml.services.job_state import after_move, move_in, publish
+from forgeml.services.job_state import publish
 from forgeml.store.repositories import JobRecord, JobRepository
-from forgeml.store.repositories.common import utcnow
 from forgeml.store.repositories.jobs import ChildState, ParentState
 
 log = logging.getLogger("forgeml.pipelines")
@@ -286,43 +285,22 @@ def submit(
         spec["jobs"][step_name].update(refs)
     compute = settings.get("default_compute") or job.compute or "local"
 
-    from forgeml.services import tracking
-
-    experiment_id = tracking.start_job_run(
+    return parent_jobs.queue(
         ctx,
-        run_id=name,
-        experiment_name=experiment,
-        run_name=spec["display_name"],
-        tags=jobs.child_tags(parent, dict(job.tags)),
+        name=name,
+        type_="pipeline",
+        spec=spec,
+        plan=plan,
+        display_name=spec["display_name"],
+        description=job.description,
+        tags=dict(job.tags),
+        compute=compute,
+        parent=parent,
+        step=step,
+        message=f"queued a pipeline of {len(graph.nodes)} steps",
+        warnings=list(graph.warnings),
+        edges=edges,
     )
-    now = utcnow()
-    with ctx.db.write() as session:
-        repo = JobRepository(session)
-        if repo.exists(name):
-            raise ConflictError(f"a job named '{name}' already exists.", details={"field": "name"})
-        record = repo.insert(
-            name=name,
-            type="pipeline",
-            status=JobStatus.queued.value,
-            spec=spec,
-            runner=plan,
-            experiment_name=experiment,
-            experiment_id=str(experiment_id),
-            display_name=spec["display_name"],
-            description=job.description,
-            tags=dict(job.tags),
-            compute=compute,
-            parent=parent.name if parent else None,
-            step=step,
-            created_by=ctx.principal.name,
-            created_at=now,
-            queued_at=now,
-            warnings=list(graph.warnings),
-        )
-        for edge in edges:
-            repo.add_edge(edge)
-        repo.append_log(name, "system", f"queued a pipeline of {len(graph.nodes)} steps\n", now)
-    return record
 
 
 # ------------------------------------------------------------------------------ advance
@@ -399,7 +377,7 @@ def advance(ctx: Context, name: str) -> None:
         produced = _produced(repo, children)
     graph, sctx = _plan(ctx, name)
     if record.status == JobStatus.queued.value:
-        _start(ctx, name, len(graph.nodes))
+        parent_jobs.start(ctx, name, f"running {len(graph.nodes)} steps")
     active: list[Child] = [c for c in children.values() if JobStatus(c.status) not in TERMINAL]
     failed = [
         s
@@ -454,17 +432,6 @@ def advance(ctx: Context, name: str) -> None:
     _complete(ctx, record, graph, children)
 
 
-def _start(ctx: Context, name: str, steps: int) -> None:
-    with ctx.db.write() as session:
-        repo = JobRepository(session)
-        current = repo.lock(name)
-        if current is None or current.status != JobStatus.queued.value:
-            return
-        move_in(repo, name, JobStatus.preparing)
-        moved = move_in(repo, name, JobStatus.running, message=f"running {steps} steps")
-    after_move(ctx, moved)
-
-
 def _create_step(
     ctx: Context, pipeline: ParentState, step: str, doc: dict[str, Any]
 ) -> JobRecord | None:
@@ -515,48 +482,18 @@ def _failure(graph: Graph, children: dict[str, Child], failed: list[str]) -> str
 
 
 def _finish(ctx: Context, name: str, status: JobStatus, reason: str) -> None:
-    with ctx.db.write() as session:
-        repo = JobRepository(session)
-        current = repo.lock(name)
-        if current is None or JobStatus(current.status) in TERMINAL:
-            return
-        if current.status == JobStatus.queued.value:
-            move_in(repo, name, JobStatus.preparing)
-        fields: dict[str, Any] = {} if status is JobStatus.canceled else {"error": reason}
-        moved = move_in(repo, name, status, message=f"{status.value}: {reason}", **fields)
-    after_move(ctx, moved)
+    parent_jobs.end(ctx, name, status, reason)
 
 
 def _complete(ctx: Context, record: ParentState, graph: Graph, children: dict[str, Child]) -> None:
-    with ctx.db.write() as session:
-        repo = JobRepository(session)
-        current = repo.lock(record.name)
-        if current is None or JobStatus(current.status) in TERMINAL:
-            return
-        for output, (step, port) in graph.sources.items():
-            found = {o.name: o for o in repo.outputs(children[step].name)}
-            out = found.get(port)
-            if out is None:
-                continue
-            repo.put_output(
-                record.name,
-                name=output,
-                type=out.type,
-                uri=out.uri,
-                asset_kind=out.asset_kind,
-                asset_name=out.asset_name,
-                asset_version=out.asset_version,
-            )
-        reused = sum(1 for c in children.values() if c.reused_from)
-        note = f" ({reused} reused)" if reused else ""
-        moved = move_in(
-            repo,
-            record.name,
-            JobStatus.completed,
-            message=f"completed: {len(children)} steps{note}",
-            exit_code=0,
-        )
-    after_move(ctx, moved)
+    copies: list[tuple[str, dict[str, str] | None]] = [
+        (children[step].name, {output: port}) for output, (step, port) in graph.sources.items()
+    ]
+    reused = sum(1 for c in children.values() if c.reused_from)
+    note = f" ({reused} reused)" if reused else ""
+    parent_jobs.end(
+        ctx, record.name, JobStatus.completed, f"{len(children)} steps{note}", copies=copies
+    )
 
 
 # ------------------------------------------------------------------------------- views

@@ -31,9 +31,9 @@ from forgeml.core.specs.job import CommandJob, JobInput, literal_type
 from forgeml.core.specs.pipeline import SweepJob, SweepTrial, component_from_dict
 from forgeml.core.states import TERMINAL, JobStatus
 from forgeml.pipelines import sweep as logic
-from forgeml.services import assets, jobs
+from forgeml.services import assets, jobs, parent_jobs
 from forgeml.services.context import Context
-from forgeml.services.job_state import after_move, move_in, publish
+from forgeml.services.job_state import publish
 from forgeml.store.repositories import JobRecord, JobRepository
 from forgeml.store.repositories.common import utcnow
 from forgeml.store.repositories.jobs import ChildState, ParentState
@@ -247,46 +247,21 @@ def submit(
     spec = job.to_wire()
     spec.pop("name", None)
     spec.update(trial=stored_trial, experiment_name=experiment, display_name=display)
-    from forgeml.services import tracking
-
-    experiment_id = tracking.start_job_run(
+    return parent_jobs.queue(
         ctx,
-        run_id=name,
-        experiment_name=experiment,
-        run_name=display,
-        tags=jobs.child_tags(parent, dict(job.tags)),
+        name=name,
+        type_="sweep",
+        spec=spec,
+        plan=raw,
+        display_name=display,
+        description=job.description,
+        tags=dict(job.tags),
+        compute=job.compute or "local",
+        parent=parent,
+        step=step,
+        message=f"queued a sweep of up to {plan.max_total} trials ({plan.sampling.type} "
+        f"sampling, {plan.max_concurrent} at a time)",
     )
-    now = utcnow()
-    with ctx.db.write() as session:
-        repo = JobRepository(session)
-        if repo.exists(name):
-            raise ConflictError(f"a job named '{name}' already exists.", details={"field": "name"})
-        record = repo.insert(
-            name=name,
-            type="sweep",
-            status=JobStatus.queued.value,
-            spec=spec,
-            runner=raw,
-            experiment_name=experiment,
-            experiment_id=str(experiment_id),
-            display_name=display,
-            description=job.description,
-            tags=dict(job.tags),
-            compute=job.compute or "local",
-            parent=parent.name if parent else None,
-            step=step,
-            created_by=ctx.principal.name,
-            created_at=now,
-            queued_at=now,
-        )
-        repo.append_log(
-            name,
-            "system",
-            f"queued a sweep of up to {plan.max_total} trials ({plan.sampling.type} sampling, "
-            f"{plan.max_concurrent} at a time)\n",
-            now,
-        )
-    return record
 
 
 # ------------------------------------------------------------------------------ advance
@@ -363,7 +338,7 @@ def advance(ctx: Context, name: str) -> None:
         children: list[Trial] = [c for c in repo.child_states(name) if c.step is not None]
     plan = _plan(ctx, name)
     if record.status == JobStatus.queued.value:
-        _start(ctx, name)
+        parent_jobs.start(ctx, name, "running trials")
         with ctx.db.read() as session:
             record = JobRepository(session).parent_state(name) or record
     active = [c for c in children if JobStatus(c.status) not in TERMINAL]
@@ -424,17 +399,6 @@ def advance(ctx: Context, name: str) -> None:
         _finish(ctx, record, plan, children, canceled=False)
 
 
-def _start(ctx: Context, name: str) -> None:
-    with ctx.db.write() as session:
-        repo = JobRepository(session)
-        current = repo.lock(name)
-        if current is None or current.status != JobStatus.queued.value:
-            return
-        move_in(repo, name, JobStatus.preparing)
-        moved = move_in(repo, name, JobStatus.running, message="running trials")
-    after_move(ctx, moved)
-
-
 def _log(ctx: Context, name: str, text: str) -> None:
     with ctx.db.write() as session:
         JobRepository(session).append_log(name, "system", text.rstrip("\n") + "\n")
@@ -471,31 +435,8 @@ def _end(
     result: dict[str, Any] | None = None,
     best: Trial | None = None,
 ) -> None:
-    with ctx.db.write() as session:
-        repo = JobRepository(session)
-        current = repo.lock(name)
-        if current is None or JobStatus(current.status) in TERMINAL:
-            return
-        if current.status == JobStatus.queued.value:
-            move_in(repo, name, JobStatus.preparing)
-        if best is not None:
-            for out in repo.outputs(best.name):
-                repo.put_output(
-                    name,
-                    name=out.name,
-                    type=out.type,
-                    uri=out.uri,
-                    asset_kind=out.asset_kind,
-                    asset_name=out.asset_name,
-                    asset_version=out.asset_version,
-                )
-        fields: dict[str, Any] = {"result": result}
-        if status is JobStatus.failed:
-            fields["error"] = message
-        if status is JobStatus.completed:
-            fields["exit_code"] = 0
-        moved = move_in(repo, name, status, message=f"{status.value}: {message}", **fields)
-    after_move(ctx, moved)
+    copies: list[tuple[str, dict[str, str] | None]] = [(best.name, None)] if best else []
+    parent_jobs.end(ctx, name, status, message, copies=copies, result=result)
 
 
 def _finish(
