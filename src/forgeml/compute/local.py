@@ -153,6 +153,7 @@ class LocalBackend(ComputeBackend):
         ]
         if launch.home is not None:
             argv += ["--home", str(launch.home)]
+        argv.append("--prepared")  # the scheduler moved the job to `preparing` before launching
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **launch.env}
         log = launch.workdir / LOG_NAME
         exit_file = launch.workdir / EXIT_NAME

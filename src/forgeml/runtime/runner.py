@@ -98,10 +98,14 @@ def scale_warnings(job: RunnerJob) -> list[str]:
 
 
 class Runner:
-    def __init__(self, api: RuntimeApi, workdir: Path, home: Path) -> None:
+    def __init__(
+        self, api: RuntimeApi, workdir: Path, home: Path, *, prepared: bool = False
+    ) -> None:
         self.api = api
         self.workdir = workdir
         self.home = home
+        #: the scheduler moved the job to `preparing` when it launched this runner
+        self.prepared = prepared
         self.cancel = threading.Event()
         self.preparing = False
         self.warnings: list[str] = []
@@ -189,9 +193,13 @@ class Runner:
         assert self.logs is not None
         self.preparing = True
         try:
-            self.report(RunnerState(state="preparing", pid=os.getpid()))
-            if self.cancel.is_set():
-                raise JobCanceled("canceled before it started")
+            if not self.prepared:
+                self.report(RunnerState(state="preparing", pid=os.getpid()))
+                if self.cancel.is_set():
+                    raise JobCanceled("canceled before it started")
+            # else the job is `preparing` since the scheduler launched this runner, and a cancel
+            # asked for meanwhile arrives with the first acknowledgement (heartbeat, logs, or
+            # the `running` report, which is checked before the command starts)
             cwd, line, env = self._prepare(job)
             self.preparing = False
         except JobCanceled:
@@ -250,7 +258,11 @@ class Runner:
 
     def _execute(self, job: RunnerJob, cwd: Path, line: str, env: dict[str, str]) -> int:
         assert self.logs is not None
-        self.report(RunnerState(state="running", warnings=self.warnings))
+        self.report(RunnerState(state="running", pid=os.getpid(), warnings=self.warnings))
+        if self.cancel.is_set():
+            self.system("canceled before the command started")
+            self.report(RunnerState(state="canceled", warnings=self.warnings))
+            return 0
         self.system(f"running: {line}")
         outcome = process.run(
             line,
@@ -312,11 +324,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--job", required=True, help="the job's name")
     parser.add_argument("--workdir", default=None, help="the job's folder (default: cwd)")
     parser.add_argument("--home", default=None, help="the workspace home (caches live there)")
+    parser.add_argument(
+        "--prepared",
+        action="store_true",
+        help="the workspace's scheduler already moved the job to preparing (skip that report)",
+    )
     args = parser.parse_args(argv)
     workdir = Path(args.workdir or os.getcwd()).expanduser().resolve()
     api = RuntimeApi(args.url, args.job)
     try:
-        return Runner(api, workdir, resolve_home(args.home, workdir)).run()
+        home = resolve_home(args.home, workdir)
+        return Runner(api, workdir, home, prepared=args.prepared).run()
     finally:
         api.close()
 
