@@ -138,22 +138,32 @@ class JobOperations:
             port["path"] = self._uploader.upload_path(local, field=field)
         return port
 
+    def _code_and_environment(
+        self, body: dict[str, Any], code: str | None, env: Any, base: Path, prefix: str = ""
+    ) -> None:
+        """In `body`: a local `code` folder uploaded, an inline environment's files inlined."""
+        if code is not None and is_local_path(code):
+            folder = (base / code).resolve()
+            if not folder.is_dir():
+                raise SpecError(
+                    f"the code folder {folder} does not exist (paths are relative to the YAML "
+                    "file's folder).",
+                    field=f"{prefix}code",
+                )
+            body["code"] = self._uploader.upload_path(
+                folder, field=f"{prefix}code", honour_ignore=True
+            )
+        if isinstance(env, dict):
+            env = Environment.model_validate(env)
+        if isinstance(env, Environment):
+            body["environment"] = self._environments._inline_environment(
+                env, base, f"{prefix}environment."
+            )
+
     def _prepare(self, job: CommandJob) -> dict[str, Any]:
         base = job.base_path
         body = job.to_wire()
-        if job.code is not None and is_local_path(job.code):
-            code = (base / job.code).resolve()
-            if not code.is_dir():
-                raise SpecError(
-                    f"the code folder {code} does not exist (paths are relative to the YAML "
-                    "file's folder).",
-                    field="code",
-                )
-            body["code"] = self._uploader.upload_path(code, field="code", honour_ignore=True)
-        if isinstance(job.environment, Environment):
-            body["environment"] = self._environments._inline_environment(
-                job.environment, base, "environment."
-            )
+        self._code_and_environment(body, job.code, job.environment, base)
         body["inputs"] = self._inputs(job, base)
         body.setdefault("experiment_name", default_experiment())
         return body
@@ -183,22 +193,7 @@ class JobOperations:
                 value = getattr(step, key)
                 if value is not None:
                     body[key] = self._component(value, f"{field}.{key}")
-            if step.code is not None and is_local_path(step.code):
-                code = (base / step.code).resolve()
-                if not code.is_dir():
-                    raise SpecError(
-                        f"the code folder {code} does not exist (paths are relative to the YAML "
-                        "file's folder).",
-                        field=f"{field}.code",
-                    )
-                body["code"] = self._uploader.upload_path(
-                    code, field=f"{field}.code", honour_ignore=True
-                )
-            if isinstance(step.environment, dict):
-                env = Environment.model_validate(step.environment)
-                body["environment"] = self._environments._inline_environment(
-                    env, base, f"{field}.environment."
-                )
+            self._code_and_environment(body, step.code, step.environment, base, f"{field}.")
             inputs: dict[str, Any] = {}
             for key, given in step.inputs.items():
                 if isinstance(given, dict) and isinstance(given.get("path"), str):
@@ -225,16 +220,8 @@ class JobOperations:
         body = job.to_wire()
         if isinstance(job.trial, dict):
             trial = SweepTrial.model_validate(job.trial)
-            # a standalone trial is a command without ports: upload it like a component's
-            parts = trial.model_dump(exclude_none=True, include={"code", "environment"})
-            comp = CommandComponent.model_validate({**parts, "command": "true"}).with_base_path(
-                base
-            )
-            prepared = self._components._prepare(comp)
-            body["trial"] = {
-                **job.trial,
-                **{k: prepared[k] for k in ("code", "environment") if k in prepared},
-            }
+            body["trial"] = dict(job.trial)
+            self._code_and_environment(body["trial"], trial.code, trial.environment, base, "trial.")
         else:
             body["trial"] = self._component(job.trial, "trial")
         body["inputs"] = self._inputs(job, base)

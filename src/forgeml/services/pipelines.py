@@ -31,6 +31,7 @@ from forgeml.core.specs.pipeline import (
     PipelineComponent,
     PipelineJob,
     PipelineStep,
+    component_from_dict,
     is_local_ref,
 )
 from forgeml.core.states import TERMINAL, JobStatus
@@ -107,8 +108,6 @@ def resolve_steps(
                 setattr(step, key, comp)
                 pinned.setdefault(name, {})[key] = ref
             elif isinstance(value, dict):
-                from forgeml.core.specs.pipeline import component_from_dict
-
                 setattr(step, key, component_from_dict(value, field=field))
             value = getattr(step, key)
             if isinstance(value, PipelineComponent):
@@ -239,8 +238,6 @@ def submit(
             )
         comp = job.component
         if isinstance(comp, dict):
-            from forgeml.core.specs.pipeline import component_from_dict
-
             comp = component_from_dict(comp, field="component")
         if not isinstance(comp, PipelineComponent):
             raise SpecError(

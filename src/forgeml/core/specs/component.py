@@ -102,6 +102,22 @@ def check_literal(port: ComponentInput, value: Any) -> Any:
     return value
 
 
+def check_component_name(value: str | None, example: str) -> str | None:
+    if value is not None and not _COMPONENT_NAME.match(value):
+        raise ValueError(
+            f"the component name '{value}' is not allowed: use lowercase letters, digits and "
+            f"'_', starting with a letter (for example '{example}')."
+        )
+    return value
+
+
+def empty_ports(value: Any) -> Any:
+    """`outputs: {model: }` (a port with no settings) means the port with its defaults."""
+    if isinstance(value, dict):
+        return {k: ({} if v is None else v) for k, v in value.items()}
+    return value
+
+
 class CommandComponent(VersionedAsset):
     """A reusable command step: an interface (inputs, outputs) and how to run it."""
 
@@ -120,19 +136,12 @@ class CommandComponent(VersionedAsset):
     @field_validator("name")
     @classmethod
     def _component_name(cls, value: str | None) -> str | None:
-        if value is not None and not _COMPONENT_NAME.match(value):
-            raise ValueError(
-                f"the component name '{value}' is not allowed: use lowercase letters, digits and "
-                "'_', starting with a letter (for example 'train_model')."
-            )
-        return value
+        return check_component_name(value, "train_model")
 
     @field_validator("inputs", "outputs", mode="before")
     @classmethod
     def _null_ports(cls, value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: ({} if v is None else v) for k, v in value.items()}
-        return value
+        return empty_ports(value)
 
     @model_validator(mode="after")
     def _interface(self) -> CommandComponent:

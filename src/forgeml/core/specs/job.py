@@ -32,6 +32,7 @@ from forgeml.core.specs.component import (
     ComponentInput,
     InputType,
     check_literal,
+    empty_ports,
 )
 from forgeml.core.specs.yamlio import load_yaml_file
 
@@ -138,44 +139,27 @@ class CommandJob(Resource):
     @field_validator("name")
     @classmethod
     def _job_name(cls, value: str | None) -> str | None:
-        if value is not None and not JOB_NAME.match(value):
-            raise ValueError(
-                f"the job name '{value}' is not allowed: use letters, digits, '_' and '-', "
-                "starting with a letter or digit, at most 255 characters."
-            )
-        return value
+        return check_job_name(value)
 
     @field_validator("environment_variables", "properties", mode="before")
     @classmethod
     def _text_values(cls, value: Any) -> Any:
-        if isinstance(value, dict):
-            return {str(k): "" if v is None else _text(v) for k, v in value.items()}
-        return value
+        return text_values(value)
 
     @field_validator("inputs", mode="before")
     @classmethod
     def _unwrap_values(cls, value: Any) -> Any:
-        if isinstance(value, dict):
-            # `{value: x}` alone is the long form of a literal
-            return {
-                k: (v["value"] if isinstance(v, dict) and set(v) == {"value"} else v)
-                for k, v in value.items()
-            }
-        return value
+        return unwrap_literals(value)
 
     @field_validator("outputs", mode="before")
     @classmethod
     def _null_outputs(cls, value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: ({} if v is None else v) for k, v in value.items()}
-        return value
+        return empty_ports(value)
 
     @field_validator("compute", mode="before")
     @classmethod
     def _compute_name(cls, value: Any) -> Any:
-        if isinstance(value, str) and value.startswith("azureml:"):
-            return value[len("azureml:") :]
-        return value
+        return strip_azureml(value)
 
     @model_validator(mode="after")
     def _interface(self) -> CommandJob:
@@ -206,6 +190,42 @@ def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+# the rules every job kind's fields share (command, pipeline, sweep, and pipeline steps)
+
+
+def check_job_name(value: str | None) -> str | None:
+    if value is not None and not JOB_NAME.match(value):
+        raise ValueError(
+            f"the job name '{value}' is not allowed: use letters, digits, '_' and '-', "
+            "starting with a letter or digit, at most 255 characters."
+        )
+    return value
+
+
+def text_values(value: Any) -> Any:
+    """A map of text (`environment_variables`, `properties`): YAML numbers and booleans as text."""
+    if isinstance(value, dict):
+        return {str(k): "" if v is None else _text(v) for k, v in value.items()}
+    return value
+
+
+def unwrap_literals(value: Any) -> Any:
+    """`inputs`: `{value: x}` alone is the long form of the literal `x`."""
+    if isinstance(value, dict):
+        return {
+            k: (v["value"] if isinstance(v, dict) and set(v) == {"value"} else v)
+            for k, v in value.items()
+        }
+    return value
+
+
+def strip_azureml(value: Any) -> Any:
+    """`azureml:cpu-cluster` names the compute `cpu-cluster` (a URI stays as it is)."""
+    if isinstance(value, str) and value.startswith("azureml:") and "://" not in value:
+        return value[len("azureml:") :]
+    return value
 
 
 def _port(name: str, field: str) -> None:

@@ -25,12 +25,22 @@ from forgeml.core.errors import SpecError
 from forgeml.core.specs.assets import VersionedAsset
 from forgeml.core.specs.base import Resource, SpecModel, validate_spec
 from forgeml.core.specs.component import (
-    _COMPONENT_NAME,
     CommandComponent,
     ComponentInput,
     ComponentOutput,
+    check_component_name,
+    empty_ports,
 )
-from forgeml.core.specs.job import JOB_NAME, JobInput, JobOutput, Literal_, input_port
+from forgeml.core.specs.job import (
+    JobInput,
+    JobOutput,
+    Literal_,
+    check_job_name,
+    input_port,
+    strip_azureml,
+    text_values,
+    unwrap_literals,
+)
 from forgeml.core.specs.yamlio import load_yaml_file
 
 #: step (node) names: lowercase identifiers, as Azure ML requires
@@ -51,7 +61,7 @@ class PipelineSettings(SpecModel):
     @field_validator("default_compute", mode="before")
     @classmethod
     def _compute_name(cls, value: Any) -> Any:
-        return _strip_azureml(value)
+        return strip_azureml(value)
 
 
 class PipelineStep(SpecModel):
@@ -88,7 +98,7 @@ class PipelineStep(SpecModel):
     @field_validator("compute", mode="before")
     @classmethod
     def _compute_name(cls, value: Any) -> Any:
-        return _strip_azureml(value)
+        return strip_azureml(value)
 
     @field_validator("outputs", mode="before")
     @classmethod
@@ -98,9 +108,7 @@ class PipelineStep(SpecModel):
     @field_validator("environment_variables", "properties", "tags", mode="before")
     @classmethod
     def _text_values(cls, value: Any) -> Any:
-        if isinstance(value, dict):
-            return {str(k): "" if v is None else _text(v) for k, v in value.items()}
-        return value
+        return text_values(value)
 
 
 class PipelineComponent(VersionedAsset):
@@ -116,19 +124,12 @@ class PipelineComponent(VersionedAsset):
     @field_validator("name")
     @classmethod
     def _component_name(cls, value: str | None) -> str | None:
-        if value is not None and not _COMPONENT_NAME.match(value):
-            raise ValueError(
-                f"the component name '{value}' is not allowed: use lowercase letters, digits and "
-                "'_', starting with a letter (for example 'train_pipeline')."
-            )
-        return value
+        return check_component_name(value, "train_pipeline")
 
     @field_validator("inputs", "outputs", mode="before")
     @classmethod
     def _null_ports(cls, value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: ({} if v is None else v) for k, v in value.items()}
-        return value
+        return empty_ports(value)
 
     def __call__(self, **inputs: Any) -> Any:
         """A nested pipeline step running this component (see `forgeml.dsl.pipeline`)."""
@@ -153,41 +154,27 @@ class _JobDocument(Resource):
     @field_validator("name")
     @classmethod
     def _job_name(cls, value: str | None) -> str | None:
-        if value is not None and not JOB_NAME.match(value):
-            raise ValueError(
-                f"the job name '{value}' is not allowed: use letters, digits, '_' and '-', "
-                "starting with a letter or digit, at most 255 characters."
-            )
-        return value
+        return check_job_name(value)
 
     @field_validator("compute", mode="before")
     @classmethod
     def _compute_name(cls, value: Any) -> Any:
-        return _strip_azureml(value)
+        return strip_azureml(value)
 
     @field_validator("inputs", mode="before")
     @classmethod
     def _unwrap_values(cls, value: Any) -> Any:
-        if isinstance(value, dict):
-            return {
-                k: (v["value"] if isinstance(v, dict) and set(v) == {"value"} else v)
-                for k, v in value.items()
-            }
-        return value
+        return unwrap_literals(value)
 
     @field_validator("outputs", mode="before")
     @classmethod
     def _null_outputs(cls, value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: ({} if v is None else v) for k, v in value.items()}
-        return value
+        return empty_ports(value)
 
     @field_validator("properties", mode="before")
     @classmethod
     def _text_values(cls, value: Any) -> Any:
-        if isinstance(value, dict):
-            return {str(k): "" if v is None else _text(v) for k, v in value.items()}
-        return value
+        return text_values(value)
 
     def input_port(self, name: str) -> JobInput | None:
         return input_port(self.inputs, name)
@@ -227,9 +214,7 @@ class SweepTrial(SpecModel):
     @field_validator("environment_variables", mode="before")
     @classmethod
     def _text_values(cls, value: Any) -> Any:
-        if isinstance(value, dict):
-            return {str(k): "" if v is None else _text(v) for k, v in value.items()}
-        return value
+        return text_values(value)
 
 
 class SweepJob(_JobDocument):
@@ -249,18 +234,6 @@ class SweepJob(_JobDocument):
     @classmethod
     def _null_limits(cls, value: Any) -> Any:
         return {} if value is None else value
-
-
-def _strip_azureml(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith("azureml:") and "://" not in value:
-        return value[len("azureml:") :]
-    return value
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 def check_step_name(name: str, field: str) -> None:
