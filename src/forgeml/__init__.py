@@ -46,6 +46,9 @@ if TYPE_CHECKING:
         Model as Model,
     )
     from forgeml.core.specs import (
+        RayCompute as RayCompute,
+    )
+    from forgeml.core.specs import (
         load_component as load_component,
     )
     from forgeml.core.specs import (
@@ -74,6 +77,7 @@ _EXPORTS = {
     "Data": "forgeml.core.specs",
     "Environment": "forgeml.core.specs",
     "LocalCompute": "forgeml.core.specs",
+    "RayCompute": "forgeml.core.specs",
     "Model": "forgeml.core.specs",
     "load_component": "forgeml.core.specs",
     "load_compute": "forgeml.core.specs",

@@ -57,8 +57,11 @@ def list_(output: OutOpt = OutputFormat.table) -> None:
 def show(
     name: Annotated[str, typer.Option("--name", "-n")], output: OutOpt = OutputFormat.json
 ) -> None:
-    """Show one compute target."""
-    emit(_client().compute.get(name), output)
+    """Show one compute target, with its nodes and their free resources."""
+    client = _client()
+    spec = client.compute.get(name).to_wire()
+    state = client.compute.status(name).model_dump(mode="json", exclude={"name", "type"})
+    emit({**spec, "status": state}, output)
 
 
 @app.command("delete")

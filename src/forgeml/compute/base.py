@@ -22,6 +22,10 @@ class UnsupportedError(UserError):
     """The compute backend cannot do what was asked."""
 
 
+class ComputeBusy(UserError):
+    """The compute cannot take the job just now (unreachable, starting up): try again later."""
+
+
 @dataclass(frozen=True)
 class Launch:
     """Start the runner of `job`, calling back `workspace_url`, working in `workdir`."""
@@ -31,6 +35,10 @@ class Launch:
     workdir: Path
     home: Path | None = None
     env: dict[str, str] = field(default_factory=dict)
+    #: the job's `resources` (instance_count, properties, ...), for backends that reserve them
+    resources: dict[str, Any] | None = None
+    #: the job's `distribution` (a `type: ray` job is one Ray driver, whatever its node count)
+    distribution: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -102,6 +110,16 @@ class ComputeBackend(ABC):
         """The runner working in `workdir`, if one lives (a runner started just before the
         workspace stopped, whose handle was never recorded)."""
         return None
+
+    def admit(
+        self, resources: dict[str, Any] | None, distribution: dict[str, Any] | None = None
+    ) -> str | None:
+        """Why a job asking for `resources` can never start on this compute, or None."""
+        return None
+
+    def exit_details(self, handle: Handle, workdir: Path | None, lines: int = 10) -> list[str]:
+        """What the runner left to say after it ended without reporting (its last lines)."""
+        return []
 
     def prestart(self, folder: Path) -> None:  # noqa: B027 - most backends start nothing
         """Get ready for the first job ahead of time (in the background)."""

@@ -338,6 +338,9 @@ class LocalBackend(ComputeBackend):
                 os.killpg(group, signal.SIGKILL)
         self.poll(handle)
 
+    def exit_details(self, handle: Handle, workdir: Path | None, lines: int = 10) -> list[str]:
+        return self.log_tail(workdir, lines) if workdir is not None else []
+
     def log_tail(self, workdir: Path, lines: int = 20) -> list[str]:
         """The last lines the runner printed (its own errors, before it could report them)."""
         try:

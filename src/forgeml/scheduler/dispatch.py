@@ -19,11 +19,13 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from forgeml.compute.base import ComputeBackend, Exited, Handle, Launch
+from forgeml.compute.base import ComputeBackend, ComputeBusy, Exited, Handle, Launch
 from forgeml.compute.local import LocalBackend
+from forgeml.core.errors import NotFoundError
 from forgeml.core.states import JobStatus
-from forgeml.services import Context, Principal, Workspace, job_queue, orchestrator
+from forgeml.services import Context, Principal, Workspace, computes, job_queue, orchestrator
 from forgeml.services.job_queue import ActiveJob
 from forgeml.services.job_state import subscribe
 
@@ -153,12 +155,43 @@ class Scheduler:
 
     # ------------------------------------------------------------------------ dispatching
     def _backend(self, compute: str) -> ComputeBackend:
-        # every compute type is local so far; a Ray compute will name its own backend
-        return self.backends["local"]
+        """The backend that runs `compute`'s jobs: this machine's, or one per Ray cluster."""
+        try:
+            spec = computes.get(self.ctx, compute).to_wire()
+        except NotFoundError:
+            return self.backends["local"]
+        if spec.get("type") != "ray":
+            return self.backends["local"]
+        return self._ray(compute, spec)
+
+    def _ray(self, compute: str, spec: dict[str, Any] | None = None) -> ComputeBackend:
+        from forgeml.compute.ray import RayBackend, RayTarget
+
+        key = f"ray:{compute}"
+        current = self.backends.get(key)
+        if spec is None:
+            if current is not None:
+                return current
+            spec = computes.get(self.ctx, compute).to_wire()
+        target = RayTarget.from_spec(compute, spec)
+        if isinstance(current, RayBackend) and current.target == target:
+            return current
+        # a new or changed compute: jobs already running keep the backend that started them
+        backend = RayBackend(target)
+        self.backends[key] = backend
+        return backend
+
+    def _admission(self, compute: str) -> Any:
+        backend = self._backend(compute)
+        return None if isinstance(backend, LocalBackend) else backend.admit
 
     def _dispatch(self) -> None:
         taken = job_queue.take(
-            self.ctx, owner=self.owner, host=self.host, lease_s=self.config.lease_s
+            self.ctx,
+            owner=self.owner,
+            host=self.host,
+            lease_s=self.config.lease_s,
+            admit=self._admission,
         )
         for name in taken:
             self._launch(name)
@@ -170,10 +203,18 @@ class Scheduler:
         backend = self._backend(job.compute)
         workdir = self.config.jobs_root / name
         launch = Launch(
-            job=name, workspace_url=self.config.public_url, workdir=workdir, home=self.config.home
+            job=name,
+            workspace_url=self.config.public_url,
+            workdir=workdir,
+            home=self.config.home,
+            resources=job.resources,
+            distribution=job.distribution,
         )
         try:
             handle = backend.submit(launch)
+        except ComputeBusy as exc:
+            job_queue.requeue(self.ctx, name, f"the compute cannot take it yet: {exc.message}")
+            return
         except Exception as exc:
             log.exception("starting the runner of job %s failed", name)
             job_queue.fail(self.ctx, name, f"the compute could not start the job's runner: {exc}")
@@ -225,18 +266,24 @@ class Scheduler:
         return utcnow() - job.started_at > limit
 
     def _settle(self, name: str, tracked: _Tracked, gone: Exited) -> None:
-        """The runner is gone: a job it did not end is failed (or canceled, if asked)."""
+        """The runner is gone: a job it did not end is failed (or canceled, if asked), or
+        queued again when it asked for retries."""
         self._tracked.pop(name, None)
         if tracked.cancel_sent is not None and not tracked.killed:
             # the tree must stop whole, even if the runner left something behind
             tracked.backend.kill(tracked.handle)
+        if job_queue.get_active(self.ctx, name) is None:
+            return  # the runner reported the job's end before it exited
         code = f" with code {gone.code}" if gone.code is not None else ""
         reason = f"the job's runner exited{code} before reporting a result"
-        if isinstance(tracked.backend, LocalBackend) and tracked.workdir is not None:
-            tail = tracked.backend.log_tail(tracked.workdir, 10)
-            if tail:
-                reason += ":\n" + "\n".join(tail)
-        job_queue.fail(self.ctx, name, reason, exit_code=gone.code)
+        try:
+            details = tracked.backend.exit_details(tracked.handle, tracked.workdir, 10)
+        except Exception:
+            log.exception("reading why the runner of job %s ended failed", name)
+            details = []
+        if details:
+            reason += ":\n" + "\n".join(details)
+        job_queue.fail(self.ctx, name, reason, exit_code=gone.code, retry=True)
 
     # ------------------------------------------------------------------------ reconciling
     def reconcile(self) -> None:
@@ -245,6 +292,14 @@ class Scheduler:
             if job.name in self._tracked or not self._orphaned(job):
                 continue
             self._recover(job)
+
+    def _owner_of(self, handle: Handle) -> ComputeBackend | None:
+        if handle.backend == "ray" and handle.data.get("compute"):
+            try:
+                return self._ray(str(handle.data["compute"]))
+            except NotFoundError:
+                return None  # the compute was deleted: its jobs cannot be followed
+        return next((b for b in self.backends.values() if b.owns(handle)), None)
 
     def _reconcile_orphans(self) -> None:
         self.reconcile()
@@ -267,11 +322,13 @@ class Scheduler:
         handle = Handle.from_json(job.handle) if job.handle else None
         if handle is None and (job.host is None or job.host == self.host):
             # the workspace stopped between starting the runner and recording it: look for it
-            for candidate in self.backends.values():
+            for candidate in {
+                id(b): b for b in (self.backends["local"], self._backend(job.compute))
+            }.values():
                 handle = candidate.find(self.config.jobs_root / job.name)
                 if handle is not None:
                     break
-        backend = next((b for b in self.backends.values() if handle and b.owns(handle)), None)
+        backend = self._owner_of(handle) if handle is not None else None
         if handle is not None and backend is not None and backend.alive(handle):
             self._tracked[job.name] = _Tracked(
                 handle, backend, workdir=self.config.jobs_root / job.name

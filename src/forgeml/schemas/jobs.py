@@ -37,6 +37,10 @@ class JobLifecycle(BaseModel):
     error: str | None = Field(None, description="Why it failed: the tail of stderr, or a reason.")
     warnings: list[str] = Field(default_factory=list)
     cancel_requested: bool = False
+    waiting_reason: str | None = Field(
+        None, description="Why a queued job has not started (its compute cannot hold it yet)."
+    )
+    attempts: int = Field(0, description="How many times its runner was started (retries).")
 
 
 class Job(JobLifecycle, CommandJob):

@@ -62,6 +62,7 @@ class RunnerJob(BaseModel):
     run_id: str
     distribution: dict[str, Any] | None = None
     resources: dict[str, Any] | None = None
+    max_retries: int = Field(0, description="Starts again after a lost runner (not a failure).")
     keep_artifacts: bool = Field(
         False, description="Also store ./outputs as the output 'artifacts' (a step reads it)."
     )

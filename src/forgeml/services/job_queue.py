@@ -10,16 +10,17 @@ runner that still lives (adopted) from one that is gone (the job fails, with the
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from forgeml.core.errors import ConflictError, NotFoundError
+from forgeml.core.errors import ConflictError, ForgemlError, NotFoundError
 from forgeml.core.states import ACTIVE, TERMINAL, JobStatus
 from forgeml.services import computes
 from forgeml.services.authz import authorize
 from forgeml.services.context import Context
-from forgeml.services.job_state import Moved, after_move, move, move_in, publish
+from forgeml.services.job_state import Moved, after_move, move, move_in, publish, requeue_in
 from forgeml.store.repositories import JobRecord, JobRepository
 from forgeml.store.repositories.common import utcnow
 
@@ -39,6 +40,16 @@ class ActiveJob:
     prepared_at: datetime | None
     started_at: datetime | None
     timeout_s: int | None
+    resources: dict[str, Any] | None = None
+    distribution: dict[str, Any] | None = None
+
+
+#: per compute, a check of whether a job asking for some `resources` (and `distribution`)
+#: can start there (None: it can; else the reason it waits); None when the compute never refuses
+Check = Callable[[dict[str, Any] | None, dict[str, Any] | None], str | None]
+Admission = Callable[[str], Check | None]
+#: how many more queued jobs than free slots a dispatch looks at, past those that must wait
+_LOOK_AHEAD = 32
 
 
 def _active(record: JobRecord) -> ActiveJob:
@@ -54,6 +65,8 @@ def _active(record: JobRecord) -> ActiveJob:
         prepared_at=record.prepared_at,
         started_at=record.started_at,
         timeout_s=record.runner.get("timeout_s"),
+        resources=record.runner.get("resources"),
+        distribution=record.runner.get("distribution"),
     )
 
 
@@ -65,8 +78,14 @@ def _slots(ctx: Context, compute: str) -> int | None:
     return int(getattr(entity, "max_concurrent_jobs", 1))
 
 
-def take(ctx: Context, *, owner: str, host: str, lease_s: float) -> list[str]:
-    """Lease the queued jobs that fit their computes' free slots; they become `preparing`."""
+def take(
+    ctx: Context, *, owner: str, host: str, lease_s: float, admit: Admission | None = None
+) -> list[str]:
+    """Lease the queued jobs that fit their computes' free slots; they become `preparing`.
+
+    With `admit`, a job the compute cannot hold stays queued, with the reason recorded (and
+    logged once) so that `job show` says why it waits; younger jobs that fit go ahead of it.
+    """
     authorize(ctx, "jobs.schedule")
     with ctx.db.read() as session:
         waiting = JobRepository(session).computes_with_queued_jobs()
@@ -76,28 +95,55 @@ def take(ctx: Context, *, owner: str, host: str, lease_s: float) -> list[str]:
         if slots is None:
             _fail_queued(ctx, compute)
             continue
+        check = admit(compute) if admit is not None else None
         moved: list[Moved] = []
         with ctx.db.write() as session:
             repo = JobRepository(session)
             repo.serialise_compute(compute)
             free = slots - repo.count_active(compute)
             expires = utcnow() + timedelta(seconds=lease_s)
-            for name in repo.take_queued(compute, free):
+            names = repo.take_queued(compute, free + (_LOOK_AHEAD if check else 0))
+            for name in names:
+                if free <= 0:
+                    break
+                waited = check is not None and _must_wait(repo, name, check)
+                if waited is True:
+                    continue
+                free -= 1
                 moved.append(
                     move_in(
                         repo,
                         name,
                         JobStatus.preparing,
-                        message=f"dispatched to compute '{compute}'",
+                        # said once: a job that waited and is tried again says only how it ends
+                        message=None if waited is None else f"dispatched to compute '{compute}'",
                         lease_owner=owner,
                         lease_expires_at=expires,
                         host=host,
+                        waiting=None,
                     )
                 )
         for item in moved:
             after_move(ctx, item)
             taken.append(item.record.name)
     return taken
+
+
+def _must_wait(repo: JobRepository, name: str, check: Check) -> bool | None:
+    """True: the job waits; False: it goes; None: it goes, after it waited before."""
+    record = repo.get(name)
+    if record is None:
+        return True
+    try:
+        reason = check(record.runner.get("resources"), record.runner.get("distribution"))
+    except ForgemlError as exc:
+        reason = f"the compute could not be asked whether it can hold the job: {exc.message}"
+    if reason is None:
+        return None if record.waiting else False
+    if reason != record.waiting:
+        repo.update(name, waiting=reason)
+        repo.append_log(name, "system", f"waiting: {reason}\n")
+    return True
 
 
 def _fail_queued(ctx: Context, compute: str) -> None:
@@ -117,6 +163,29 @@ def _fail_queued(ctx: Context, compute: str) -> None:
             f"the compute '{compute}' no longer exists; create it again or submit the job to "
             "another compute.",
         )
+
+
+def requeue(ctx: Context, name: str, reason: str) -> None:
+    """Put a job the compute could not take just now back in the queue, saying why."""
+    authorize(ctx, "jobs.schedule", name)
+    with ctx.db.write() as session:
+        repo = JobRepository(session)
+        current = repo.lock(name)
+        if current is None or current.status != JobStatus.preparing.value:
+            return
+        if current.cancel_requested:
+            moved = move_in(repo, name, JobStatus.canceled, message="canceled")
+        else:
+            moved = requeue_in(
+                repo,
+                name,
+                message=f"waiting: {reason}" if reason != current.waiting else "",
+                waiting=reason,
+                host=None,
+                lease_owner=None,
+                lease_expires_at=None,
+            )
+    after_move(ctx, moved)
 
 
 def runner_spec(ctx: Context, name: str) -> dict[str, Any]:
@@ -140,9 +209,13 @@ def launched(
     publish(ctx.workspace, name, "log")
 
 
-def fail(ctx: Context, name: str, reason: str, *, exit_code: int | None = None) -> JobStatus:
+def fail(
+    ctx: Context, name: str, reason: str, *, exit_code: int | None = None, retry: bool = False
+) -> JobStatus:
     """End a job that cannot go on: `canceled` if a cancel was asked for, else `failed`.
 
+    With `retry` (its runner was lost before it reported a result), a job that asked for
+    retries (`retry_settings.max_retries`) and has some left goes back to the queue instead.
     A job that has already ended (its runner reported in time) keeps its state.
     """
     authorize(ctx, "jobs.schedule", name)
@@ -154,8 +227,22 @@ def fail(ctx: Context, name: str, reason: str, *, exit_code: int | None = None) 
         status = JobStatus(current.status)
         if status in TERMINAL:
             return status
+        allowed = int(current.runner.get("max_retries") or 0)
+        attempt = current.attempts or 1
         if current.cancel_requested:
             moved = move_in(repo, name, JobStatus.canceled, message="canceled")
+        elif retry and attempt <= allowed and status in (JobStatus.preparing, JobStatus.running):
+            moved = requeue_in(
+                repo,
+                name,
+                message=f"{reason}\nretrying: attempt {attempt + 1} of {allowed + 1}",
+                attempts=attempt + 1,
+                pid=None,
+                host=None,
+                handle=None,
+                lease_owner=None,
+                lease_expires_at=None,
+            )
         else:
             fields: dict[str, Any] = {"error": reason}
             if exit_code is not None:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from forgeml.core.errors import NotFoundError
+from forgeml.core.errors import ConflictError, NotFoundError
 from forgeml.core.states import MLFLOW_STATUS, TERMINAL, JobStatus, check_transition
 from forgeml.services.context import Context, Workspace
 from forgeml.store.repositories import JobRecord, JobRepository
@@ -116,6 +116,23 @@ def move_in(
     if changed and MLFLOW_STATUS[new] != MLFLOW_STATUS[before]:
         _mirror_in(repo, name, MLFLOW_STATUS[new])
     return Moved(record, changed, before)
+
+
+def requeue_in(repo: JobRepository, name: str, *, message: str, **fields: Any) -> Moved:
+    """Within a write transaction: put a job whose runner was lost back in the queue (a retry
+    the job asked for). Only a job that holds a runner and was not asked to stop goes back."""
+    current = repo.lock(name)
+    if current is None:
+        raise NotFoundError(f"no job named '{name}' exists in this workspace.")
+    before = JobStatus(current.status)
+    if before not in (JobStatus.preparing, JobStatus.running) or current.cancel_requested:
+        raise ConflictError(f"job '{name}' is {before.value} and cannot be retried.")
+    record = repo.update(name, status=JobStatus.queued.value, queued_at=utcnow(), **fields)
+    if message:
+        repo.append_log(name, "system", message.rstrip("\n") + "\n")
+    if MLFLOW_STATUS[JobStatus.queued] != MLFLOW_STATUS[before]:
+        _mirror_in(repo, name, MLFLOW_STATUS[JobStatus.queued])
+    return Moved(record, True, before)
 
 
 def _mirror_in(repo: JobRepository, name: str, status: str) -> None:

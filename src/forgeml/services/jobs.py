@@ -83,6 +83,8 @@ def to_view(ctx: Context, record: JobRecord) -> AnyJobView:
         "error": record.error,
         "warnings": record.warnings,
         "cancel_requested": record.cancel_requested,
+        "waiting_reason": record.waiting if record.status == "queued" else None,
+        "attempts": record.attempts or (0 if record.status == "queued" else 1),
     }
     data.setdefault("type", record.type)
     if record.type == "pipeline":
@@ -389,6 +391,7 @@ def _submit_command(
         run_id=name,
         distribution=job.distribution,
         resources=job.resources,
+        max_retries=job.retry_settings.max_retries if job.retry_settings else 0,
         keep_artifacts=keep_artifacts,
     )
     runner_doc = runner.model_dump(mode="json")

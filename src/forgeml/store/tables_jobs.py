@@ -78,6 +78,10 @@ class JobRow(Base):
     reused_from: Mapped[str | None] = mapped_column(String(255), nullable=True)
     #: what a pipeline or sweep concluded (a sweep's best trial, its parameters and metric)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    #: why a queued job has not started (the compute cannot hold it yet), shown to the user
+    waiting: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: how many times the job's runner was started (retries after a lost runner count)
+    attempts: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class JobLogRow(Base):

@@ -9,7 +9,7 @@ from forgeml.core.errors import SpecError
 from forgeml.core.specs.assets import BuildContext, Data, Environment, Model, VersionedAsset
 from forgeml.core.specs.base import CreationContext, Resource, load_resource, validate_spec
 from forgeml.core.specs.component import CommandComponent, ComponentInput, ComponentOutput
-from forgeml.core.specs.compute import COMPUTE_TYPES, LocalCompute, compute_model
+from forgeml.core.specs.compute import COMPUTE_TYPES, LocalCompute, RayCompute, compute_model
 
 #: URL segment -> document class, for every versioned asset kind.
 ASSET_KINDS: dict[str, type[VersionedAsset]] = {
@@ -72,6 +72,7 @@ __all__ = [
     "Environment",
     "LocalCompute",
     "Model",
+    "RayCompute",
     "Resource",
     "VersionedAsset",
     "component_model",

@@ -101,6 +101,14 @@ class JobLimits(SpecModel):
     timeout: int | None = Field(default=None, ge=1, description="Seconds; the job is canceled.")
 
 
+class RetrySettings(SpecModel):
+    """Start the job again when its runner is lost (a worker or node that died) before it
+    reported a result; a command that fails on its own is never retried. The name and shape
+    are Azure ML's `retry_settings` of parallel jobs and batch deployments."""
+
+    max_retries: int = Field(default=0, ge=0, le=100)
+
+
 Literal_ = bool | int | float | str
 
 
@@ -130,6 +138,7 @@ class CommandJob(Resource):
     resources: dict[str, Any] | None = None
     distribution: dict[str, Any] | None = None
     limits: JobLimits | None = None
+    retry_settings: RetrySettings | None = None
     inputs: dict[str, JobInput | Literal_ | None] = Field(default_factory=dict)
     outputs: dict[str, JobOutput] = Field(default_factory=dict)
     services: dict[str, Any] | None = None

@@ -63,6 +63,8 @@ class JobRecord:
     reuse_key: str | None = None
     reused_from: str | None = None
     result: dict[str, Any] | None = None
+    waiting: str | None = None
+    attempts: int | None = None
 
 
 _FIELDS = [f.name for f in dataclasses.fields(JobRecord)]
@@ -244,6 +246,20 @@ class JobRepository:
                 .where(
                     JobRow.compute == compute,
                     JobRow.status.in_(ACTIVE),
+                    JobRow.type.in_(RUNNABLE),
+                )
+            )
+            or 0
+        )
+
+    def count_queued(self, compute: str) -> int:
+        return int(
+            self.session.scalar(
+                select(func.count())
+                .select_from(JobRow)
+                .where(
+                    JobRow.compute == compute,
+                    JobRow.status == "queued",
                     JobRow.type.in_(RUNNABLE),
                 )
             )
