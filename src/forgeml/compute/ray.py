@@ -336,12 +336,15 @@ class RayBackend(ComputeBackend):
             "metadata": {"forgeml_job": launch.job, "forgeml_compute": target.name},
             "runtime_env": {"env_vars": {"PYTHONUNBUFFERED": "1", **launch.env}},
         }
+        workdir = shlex.quote(f"{root}/jobs/{launch.job}")
+        # in the job's folder, as on the local compute: a runner is found by its folder
+        prefix = f"mkdir -p {workdir} && cd {workdir} && exec "
         if nodes == 1:
-            body["entrypoint"] = shlex.join([target.python, "-m", RUNNER_MODULE, *argv])
+            body["entrypoint"] = prefix + shlex.join([target.python, "-m", RUNNER_MODULE, *argv])
             body.update(_entrypoint_resources(bundle))
         else:
             # the gang driver reserves the nodes itself (a placement group) and holds nothing
-            body["entrypoint"] = shlex.join(
+            body["entrypoint"] = prefix + shlex.join(
                 [
                     target.python,
                     "-m",

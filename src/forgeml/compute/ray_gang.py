@@ -45,9 +45,10 @@ class NodeAgent:
             sock.bind(("", 0))
             return int(sock.getsockname()[1])
 
-    def run(self, argv: list[str]) -> int:
+    def run(self, argv: list[str], cwd: str) -> int:
+        os.makedirs(cwd, exist_ok=True)
         self.proc = subprocess.Popen(
-            argv, env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True
+            argv, cwd=cwd, env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True
         )
         return self.proc.wait()
 
@@ -114,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
                 master,
                 "--master-port",
                 str(port),
-            ]
+            ],
+            runner[runner.index("--workdir") + 1] if "--workdir" in runner else os.getcwd(),
         )
         for rank, agent in enumerate(agents)
     ]
