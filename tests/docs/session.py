@@ -11,16 +11,24 @@ gives `forgeml up` (`--port P` or `FORGEML_PORT=P`) becomes a free port, and so 
 FORGEML_URL names without a server behind it; a PostgreSQL URL becomes
 a fresh database on the test server; an `s3://` bucket and `FORGEML_S3_ENDPOINT_URL` become the
 test's S3-compatible server. A `forgeml up` command starts a server in the background and waits
-until it answers; it is stopped when the document ends. In python blocks, warnings that mlflow
+until it answers; it is stopped when the document ends. `ray start` runs the project's Ray with a
+temp folder of the document's own (its ports, too, become free ones), and `ray stop` stops only
+that cluster, as does the end of the document. In python blocks, warnings that mlflow
 raises about itself are ignored; any other warning fails the test, as everywhere.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
+import shutil
+import signal
 import subprocess
+import sys
+import tempfile
+import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -44,6 +52,8 @@ S3_BUCKET = re.compile(r"s3://([a-z0-9][a-z0-9.\-]+)")
 S3_ENDPOINT = re.compile(r"(FORGEML_S3_ENDPOINT_URL=)(\S+)")
 UP_PORT = re.compile(r"(?:--port[ =]|FORGEML_PORT=)(\d+)")
 CLIENT_PORT = re.compile(r"FORGEML_URL=http://127\.0\.0\.1:(\d+)")
+#: the ports a document gives `ray start` besides `--port`: each becomes a free port
+RAY_PORT = re.compile(r"--(?:dashboard-port|ray-client-server-port)[ =](\d+)")
 PLAIN_COMMANDS = ("ls", "cat", "mkdir", "cp")
 #: what third-party libraries warn about themselves (mlflow about its own type hints on import)
 #: is not a document's to fix; forgeml's warnings and the document's own still fail the test
@@ -81,16 +91,17 @@ class DocSession:
         self.subs: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = []
         self.started: list[Server] = []
         self.namespace: dict[str, Any] = {"__name__": "__main__"}
+        self.ray_temp: Path | None = None
 
     # ---------------------------------------------------------------- substitutions
     def prepare(self, blocks: list[Block]) -> None:
         text = runnable_text(blocks)
         port = self.server.url.rsplit(":", 1)[1]
         self._sub(r"(?:127\.0\.0\.1|localhost):8080\b", lambda m: f"127.0.0.1:{port}")
-        for up_port in dict.fromkeys(UP_PORT.findall(text)):
+        for up_port in dict.fromkeys(UP_PORT.findall(text) + RAY_PORT.findall(text)):
             new = str(free_port())
             self._sub(
-                rf"((?:127\.0\.0\.1|localhost):|--port[ =]|FORGEML_PORT=){up_port}\b",
+                rf"((?:127\.0\.0\.1|localhost):|--(?:[a-z-]+-)?port[ =]|FORGEML_PORT=){up_port}\b",
                 lambda m, new=new: f"{m[1]}{new}",
             )
         # a workspace a document only points at (to show what happens when none answers)
@@ -193,12 +204,18 @@ class DocSession:
         if head == "forgeml" and argv[1:2] == ["up"]:
             self.start(argv[2:], where)
             return
-        if head == "forgeml":
+        if head == "ray":
+            if argv[1:2] == ["stop"]:
+                self.stop_ray()  # only this document's cluster, not every Ray of the machine
+                return
+            argv[0] = str(Path(sys.executable).with_name("ray"))
+        elif head == "forgeml":
             argv[0] = forgeml_executable()
         elif head not in PLAIN_COMMANDS:
             raise AssertionError(f"{where}: the docs tests do not run '{head}' commands")
+        env = self.env if head != "ray" else self.ray_env()
         done = subprocess.run(
-            argv, cwd=self.cwd, env=self.env, capture_output=True, text=True, timeout=120
+            argv, cwd=self.cwd, env=env, capture_output=True, text=True, timeout=180
         )
         shown = done.stdout + done.stderr
         if cmd.must_fail:
@@ -231,7 +248,32 @@ class DocSession:
             raise AssertionError(f"{where}: {exc}") from None
         self.started.append(server)
 
+    def ray_env(self) -> dict[str, str]:
+        """A `ray start` of the document's: its own short temp folder (socket paths are short),
+        and this virtualenv first on PATH, so the nodes' `python` has forgeml."""
+        if self.ray_temp is None:
+            self.ray_temp = Path(tempfile.mkdtemp(prefix="dray", dir="/tmp"))
+        env = {k: v for k, v in self.env.items() if not k.startswith("RAY_")}
+        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+        env["RAY_TMPDIR"] = str(self.ray_temp)
+        return env
+
+    def stop_ray(self) -> None:
+        if self.ray_temp is None:
+            return
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            for entry in os.listdir("/proc"):
+                if entry.isdigit():
+                    with contextlib.suppress(OSError):
+                        cmd = Path(f"/proc/{entry}/cmdline").read_bytes()
+                        if str(self.ray_temp).encode() in cmd:
+                            os.kill(int(entry), sig)
+            time.sleep(1)
+        shutil.rmtree(self.ray_temp, ignore_errors=True)
+        self.ray_temp = None
+
     def close(self) -> None:
+        self.stop_ray()
         for server in self.started:
             server.stop()
 

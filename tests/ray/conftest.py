@@ -149,9 +149,11 @@ def cli(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Cli:
 
 
 @pytest.fixture(scope="module")
-def ray_workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def ray_workdir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Where runners on the cluster work: not the workspace's home."""
-    return tmp_path_factory.mktemp("ray-nodes")
+    folder = tmp_path_factory.mktemp("ray-nodes")
+    yield folder
+    kill_leftovers(folder)  # the commands of runners a test killed on purpose
 
 
 @pytest.fixture(scope="module")

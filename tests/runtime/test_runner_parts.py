@@ -73,12 +73,16 @@ def test_the_home_comes_from_the_flag_then_the_job_folder(
     assert resolve_home(None, tmp_path / "elsewhere") == tmp_path / "env-home"
 
 
-def test_more_than_one_process_is_reported_as_a_warning() -> None:
+def test_distribution_options_this_runner_ignores_are_reported_as_warnings() -> None:
     assert scale_warnings(job()) == []
+    honoured = job(
+        distribution={"type": "pytorch", "process_count_per_instance": 2},
+        resources={"instance_count": 2},
+    )
+    assert scale_warnings(honoured) == []  # launched now, not warned about
     (warning,) = scale_warnings(
         job(
-            distribution={"type": "pytorch", "process_count_per_instance": 2},
-            resources={"instance_count": 2},
+            distribution={"type": "ray", "address": "auto", "include_dashboard": True, "port": 6380}
         )
     )
-    assert warning.startswith("the job asks for 2 node(s) x 2 process(es)")
+    assert warning.startswith("distribution: include_dashboard, port ignored")

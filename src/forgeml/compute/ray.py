@@ -334,8 +334,10 @@ class RayBackend(ComputeBackend):
         body: dict[str, Any] = {
             "submission_id": f"forgeml-{launch.job}-{uuid.uuid4().hex[:8]}",
             "metadata": {"forgeml_job": launch.job, "forgeml_compute": target.name},
-            "runtime_env": {"env_vars": {"PYTHONUNBUFFERED": "1", **launch.env}},
         }
+        if launch.env:
+            # a runtime_env of its own keeps Ray from reusing its idle worker processes
+            body["runtime_env"] = {"env_vars": dict(launch.env)}
         workdir = shlex.quote(f"{root}/jobs/{launch.job}")
         # in the job's folder, as on the local compute: a runner is found by its folder
         prefix = f"mkdir -p {workdir} && cd {workdir} && exec "

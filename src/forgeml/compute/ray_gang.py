@@ -68,9 +68,10 @@ def main(argv: list[str] | None = None) -> int:
     runner = [a for a in args.runner if a != "--"] if args.runner[:1] == ["--"] else args.runner
     bundle: dict[str, float] = json.loads(args.bundle)
 
-    import ray
     from ray.util.placement_group import placement_group, remove_placement_group
     from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+    import ray
 
     ray.init(log_to_driver=False)
     group = placement_group([dict(bundle) for _ in range(args.nodes)], strategy="SPREAD")

@@ -6,30 +6,40 @@ copies the code, materialises the inputs, reports `running`, runs the command wi
 Azure ML variables set while its logs stream back, and finally stores the outputs and run
 artifacts and reports `completed`, `failed` or `canceled`. SIGTERM (or a cancel the workspace
 asks for in any acknowledgement) stops the command's whole process group. Any failure of the
-runner itself is reported as the job's failure with a message that says what went wrong.
+runner itself is reported as the job's failure with a message that says what went wrong. A job
+with a `distribution` runs as a group of processes (`forgeml.runtime.distributed` plans them):
+all of them here on the local compute, or one node's share when the compute starts a runner per
+node (`--nodes M --node-rank I --master-addr A --master-port P`). Node 0's runner is the one
+described above; another node's runner is a follower: it prepares and runs its processes and
+ships their logs (its own lines prefixed `[node I] `) in a folder of its own (`<workdir>/node_I`),
+hears cancels, but reports no state and stores no outputs or artifacts — rank 0 writes those,
+as Azure ML users do — and exits with its processes' first non-zero exit code, else 0.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import sys
 import threading
 import traceback
+from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 
 from forgeml.compute.environments import ENV_CACHE_VAR, EnvironmentCache, RealizedEnvironment
 from forgeml.core.errors import ConflictError, ForgemlError, NotFoundError
 from forgeml.runtime import command as commands
+from forgeml.runtime import distributed, process
 from forgeml.runtime import inputs as job_inputs
 from forgeml.runtime import outputs as job_outputs
-from forgeml.runtime import process
 from forgeml.runtime.api import RuntimeApi, WorkspaceGone
 from forgeml.runtime.content import ContentCache
+from forgeml.runtime.distributed import Layout, Node, Plan
 from forgeml.runtime.logs import Heartbeat, LogShipper, check_ack
-from forgeml.schemas.runtime import RunnerAck, RunnerJob, RunnerLogs, RunnerState
+from forgeml.schemas.runtime import LogStream, RunnerAck, RunnerJob, RunnerLogs, RunnerState
 
 HEARTBEAT_VAR = "FORGEML_RUNNER_HEARTBEAT_S"
 #: log text up to this size rides along with a state report; more is sent on its own first
@@ -56,8 +66,10 @@ def command_environment(
     realized: RealizedEnvironment,
     values: dict[str, str | None],
     outputs: dict[str, Path],
+    layout: Layout | None = None,
 ) -> dict[str, str]:
-    """The command's environment variables: the host's, the job's, then what the runtime sets."""
+    """The command's environment variables: the host's, the job's, then what the runtime sets
+    (for a single process, the distribution's rank-0-of-1 variables; a group's ranks add theirs)."""
     # the workspace's own settings (database URL, artifact store) are not the job's business
     env = {k: v for k, v in os.environ.items() if not k.startswith("FORGEML_")}
     env.setdefault("PYTHONUNBUFFERED", "1")  # so that print() reaches the live log at once
@@ -77,32 +89,51 @@ def command_environment(
             env[f"AZURE_ML_INPUT_{name}"] = value
     for name, path in outputs.items():
         env[f"AZURE_ML_OUTPUT_{name}"] = str(path)
-    if (job.distribution or {}).get("type") == "pytorch":
-        # one process on one node: what torch.distributed needs to start a group of one
-        env.update({"RANK": "0", "LOCAL_RANK": "0", "NODE_RANK": "0", "WORLD_SIZE": "1"})
-        env.setdefault("MASTER_ADDR", "127.0.0.1")
-        env.setdefault("MASTER_PORT", "29500")
+    layout = layout or distributed.layout(job.distribution, job.resources)
+    if layout.single:
+        env.update(distributed.single_env(layout, env, distributed.free_port))
     return realized.apply(env)
 
 
 def scale_warnings(job: RunnerJob) -> list[str]:
-    """What a job asks for beyond one process on one node, which this runner does not start."""
-    processes = int((job.distribution or {}).get("process_count_per_instance") or 1)
-    nodes = int((job.resources or {}).get("instance_count") or 1)
-    if processes <= 1 and nodes <= 1:
+    """What the job's distribution asks for that this runner does not honour."""
+    distribution = job.distribution or {}
+    if str(distribution.get("type") or "").lower() != "ray":
+        return []
+    ignored = sorted(k for k in distribution if k not in ("type", "address"))
+    if not ignored:
         return []
     return [
-        f"the job asks for {nodes} node(s) x {processes} process(es); this compute runs its "
-        "command once, as rank 0 of a group of one"
+        f"distribution: {', '.join(ignored)} ignored; the command runs once with RAY_ADDRESS "
+        "(the Ray compute's cluster, distribution.address, or a local Ray that ray.init() starts)"
     ]
+
+
+class FollowerApi(RuntimeApi):
+    """A follower's client: log text refused because the job has ended is dropped quietly, and
+    tells the follower to stop (node 0 has reported the job's end)."""
+
+    def logs(self, stream: LogStream, text: str) -> RunnerAck:
+        try:
+            return super().logs(stream, text)
+        except (ConflictError, NotFoundError):
+            return RunnerAck(cancel_requested=True)
 
 
 class Runner:
     def __init__(
-        self, api: RuntimeApi, workdir: Path, home: Path, *, prepared: bool = False
+        self,
+        api: RuntimeApi,
+        workdir: Path,
+        home: Path,
+        *,
+        prepared: bool = False,
+        node: Node | None = None,
     ) -> None:
         self.api = api
-        self.workdir = workdir
+        self.node = node or Node()
+        # a follower on the same machine as node 0 must not share its code, outputs and logs
+        self.workdir = workdir / f"node_{self.node.rank}" if self.node.follower else workdir
         self.home = home
         #: the scheduler moved the job to `preparing` when it launched this runner
         self.prepared = prepared
@@ -111,6 +142,11 @@ class Runner:
         self.warnings: list[str] = []
         self.logs: LogShipper | None = None
         self._outputs: dict[str, Path] = {}
+        self._plan: Plan | None = None
+
+    @property
+    def follower(self) -> bool:
+        return self.node.follower
 
     # ------------------------------------------------------------------------ cancel
 
@@ -134,6 +170,11 @@ class Runner:
     # ------------------------------------------------------------------------ reports
 
     def report(self, state: RunnerState) -> RunnerAck:
+        if self.follower:
+            # node 0 owns the job's state; a follower's logs go on their own
+            if self.logs is not None:
+                self.logs.flush()
+            return RunnerAck()
         if self.logs is not None and not state.logs:
             # what was logged up to now goes with the report: one round trip, in order
             pending = self.logs.drain()
@@ -149,7 +190,7 @@ class Runner:
 
     def system(self, line: str) -> None:
         if self.logs is not None:
-            self.logs.system(line)
+            self.logs.system(f"[node {self.node.rank}] {line}" if self.follower else line)
 
     # ---------------------------------------------------------------------------- run
 
@@ -200,7 +241,12 @@ class Runner:
             # else the job is `preparing` since the scheduler launched this runner, and a cancel
             # asked for meanwhile arrives with the first acknowledgement (heartbeat, logs, or
             # the `running` report, which is checked before the command starts)
-            cwd, line, env = self._prepare(job)
+            layout = distributed.layout(job.distribution, job.resources, nodes=self.node.nodes)
+            if self.follower and not distributed.has_work(layout, self.node):
+                self.preparing = False
+                self.system("nothing to run on this node: node 0 runs the whole job")
+                return 0
+            cwd, line, env = self._prepare(job, layout)
             self.preparing = False
         except JobCanceled:
             self.preparing = False
@@ -225,7 +271,7 @@ class Runner:
         self.report(RunnerState(state="failed", error=message, warnings=self.warnings))
         return 1
 
-    def _prepare(self, job: RunnerJob) -> tuple[Path, str, dict[str, str]]:
+    def _prepare(self, job: RunnerJob, layout: Layout) -> tuple[Path, str, dict[str, str]]:
         cache = ContentCache(self.home / "cache", self.api)
         explicit = os.environ.get(ENV_CACHE_VAR)
         envs = EnvironmentCache(Path(explicit) if explicit else self.home / "envs")
@@ -252,9 +298,35 @@ class Runner:
         values = job_inputs.materialize(job.inputs, cache, self.workdir, self.system)
         outputs = job_outputs.prepare(job.outputs, self.workdir)
         line = commands.render(job.command, values, {k: str(v) for k, v in outputs.items()})
-        env = command_environment(job, self.api.url, realized, values, outputs)
+        env = command_environment(job, self.api.url, realized, values, outputs, layout)
         self._outputs = outputs
+        if not layout.single:
+            self._plan = self._launch_plan(layout, line, realized)
         return cwd, line, env
+
+    def _launch_plan(self, layout: Layout, line: str, realized: RealizedEnvironment) -> Plan:
+        torchrun = None
+        if layout.kind == "pytorch" and distributed.has_torch(realized.python, realized.venv):
+            torchrun = realized.python
+        tasks = distributed.tf_tasks(layout) if layout.kind == "tensorflow" else []
+        logs = self.workdir / "system_logs" / "launcher"
+        plan = distributed.plan(
+            layout,
+            line,
+            self.node,
+            master_port=self.node.master_port or distributed.free_port(),
+            tf_ports=[distributed.free_port() for _ in tasks],
+            torchrun=torchrun,
+            logs=logs,
+        )
+        if plan.exit_dir is not None:
+            shutil.rmtree(plan.exit_dir, ignore_errors=True)  # a rerun's leftovers
+            plan.exit_dir.mkdir(parents=True)
+        self.system(f"distributed: {plan.describe}")
+        for warning in plan.warnings:
+            self.system(warning)
+            self.warnings.append(warning)
+        return plan
 
     def _execute(self, job: RunnerJob, cwd: Path, line: str, env: dict[str, str]) -> int:
         assert self.logs is not None
@@ -263,16 +335,13 @@ class Runner:
             self.system("canceled before the command started")
             self.report(RunnerState(state="canceled", warnings=self.warnings))
             return 0
-        self.system(f"running: {line}")
-        outcome = process.run(
-            line,
-            cwd=cwd,
-            env=env,
-            write=self.logs.write,
-            cancel=self.cancel,
-            timeout_s=job.timeout_s,
-        )
+        outcome = self._start(job, cwd, line, env)
         self.logs.flush()
+        if self.follower:
+            if outcome.exit_code and not outcome.canceled:
+                self.system(f"failed: {_failure(outcome)[0]}")
+                return outcome.exit_code
+            return 0
         if outcome.canceled:
             self.system("canceled: the command's processes were stopped")
             self._artifacts(job, cwd)
@@ -285,11 +354,7 @@ class Runner:
             self.report(RunnerState(state="failed", exit_code=outcome.exit_code, error=error))
             return 0
         if outcome.exit_code != 0:
-            if outcome.signal:
-                head = f"the command was killed by {signal.Signals(outcome.signal).name}"
-            else:
-                head = f"the command exited with code {outcome.exit_code}"
-            error = "\n".join([head + (":" if outcome.stderr_tail else "."), *outcome.stderr_tail])
+            head, error = _failure(outcome)
             self.system(head)
             self._artifacts(job, cwd)
             self.report(RunnerState(state="failed", exit_code=outcome.exit_code, error=error))
@@ -309,6 +374,39 @@ class Runner:
         self.report(RunnerState(state="completed", exit_code=0))
         return 0
 
+    def _start(self, job: RunnerJob, cwd: Path, line: str, env: dict[str, str]) -> process.Outcome:
+        assert self.logs is not None
+        self.system(f"running: {line}")
+        if self._plan is None:
+            return process.run(
+                line,
+                cwd=cwd,
+                env=env,
+                write=self.logs.write,
+                cancel=self.cancel,
+                timeout_s=job.timeout_s,
+            )
+        outcome = process.run_group(
+            self._plan.members,
+            cwd=cwd,
+            env=env,
+            write=self.logs.write,
+            cancel=self.cancel,
+            timeout_s=job.timeout_s,
+        )
+        found = distributed.first_failure(self._plan.exit_dir) if self._plan.exit_dir else None
+        if found is not None and outcome.exit_code and not outcome.canceled:
+            # torchrun said 1; the rank's own shell recorded what really happened
+            who = f"rank {found[0]}"
+            outcome = replace(
+                outcome,
+                exit_code=found[1],
+                failed=who,
+                signal=None,
+                stderr_tail=outcome.tails.get(who, outcome.stderr_tail),
+            )
+        return outcome
+
     def _artifacts(self, job: RunnerJob, cwd: Path) -> None:
         # the local log files are whole already; the live copy goes with the final report
         assert self.logs is not None
@@ -316,6 +414,17 @@ class Runner:
             job_outputs.upload_run_artifacts(job, cwd, self.logs.std_log, self.api, self.system)
         except ForgemlError as exc:
             self.system(f"run artifacts not uploaded: {exc}")
+
+
+def _failure(outcome: process.Outcome) -> tuple[str, str]:
+    """The one-line cause of a failed command, and the error for the job (with stderr's tail)."""
+    who = outcome.failed or "the command"
+    if outcome.signal:
+        head = f"{who} was killed by {signal.Signals(outcome.signal).name}"
+    else:
+        head = f"{who} exited with code {outcome.exit_code}"
+    error = "\n".join([head + (":" if outcome.stderr_tail else "."), *outcome.stderr_tail])
+    return head, error
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -329,12 +438,25 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="the workspace's scheduler already moved the job to preparing (skip that report)",
     )
+    parser.add_argument(
+        "--nodes", type=int, default=None, help="the job runs on this many nodes, a runner each"
+    )
+    parser.add_argument("--node-rank", type=int, default=0, help="this runner's node (0: leader)")
+    parser.add_argument("--master-addr", default=distributed.LOOPBACK, help="node 0's address")
+    parser.add_argument("--master-port", type=int, default=None, help="the rendezvous port")
     args = parser.parse_args(argv)
+    if args.nodes is not None and not 0 <= args.node_rank < args.nodes:
+        parser.error(f"--node-rank must be in 0..{args.nodes - 1}")
+    if args.nodes is None and args.node_rank:
+        parser.error("--node-rank needs --nodes")
+    if (args.nodes or 1) > 1 and args.master_port is None:
+        parser.error("--nodes above 1 needs --master-port (node 0's rendezvous port)")
+    node = Node(args.nodes, args.node_rank, args.master_addr, args.master_port)
     workdir = Path(args.workdir or os.getcwd()).expanduser().resolve()
-    api = RuntimeApi(args.url, args.job)
+    api = (FollowerApi if node.follower else RuntimeApi)(args.url, args.job)
     try:
         home = resolve_home(args.home, workdir)
-        return Runner(api, workdir, home, prepared=args.prepared).run()
+        return Runner(api, workdir, home, prepared=args.prepared, node=node).run()
     finally:
         api.close()
 
