@@ -165,7 +165,8 @@ class DocSession:
             )
         else:
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(block.text, encoding="utf-8")
+            # a file the reader writes holds addresses of their machine, too
+            target.write_text(self.substitute(block.text), encoding="utf-8")
 
     def run_python(self, block: Block, where: str) -> None:
         source = self.substitute(block.text)
