@@ -31,7 +31,7 @@ COMPUTE_SAMPLES = [("compute", "compute/local.yml", "cpu-local", None, "local")]
 # YAML files in samples/ that are not documents of their own: what the documents point at
 SUPPORTING = {"assets/environment/conda.yml", "assets/model/iris-mlflow/python_env.yaml"}
 # job documents: submitted and run by the docs tests (docs/jobs.md shows and runs each one)
-JOB_SAMPLES = {"jobs/hello.yml", "jobs/train.yml", "jobs/pip-env.yml"}
+JOB_SAMPLES = {"jobs/hello.yml", "jobs/train.yml", "jobs/pip-env.yml", "jobs/distributed.yml"}
 # pipeline and sweep documents: run by the docs tests (docs/pipelines.md), with the components
 # they load from their own folder
 PIPELINE_SAMPLES = {"pipelines/pipeline.yml", "pipelines/sweep.yml"}
