@@ -86,6 +86,14 @@ BAD = [
     ("name: has space\ncommand: echo\n", "name", "not allowed"),
     ("command: echo\ncomand: typo\n", "comand", "Valid keys here are"),
     ("type: parallel\ncommand: echo\n", "type", "not supported yet"),
+    ("command: echo\ndistribution: {type: pytorh}\n", "distribution", "use one of pytorch"),
+    (
+        "command: echo\ndistribution: {type: mpi, process_count_per_instance: two}\n",
+        "distribution",
+        "`process_count_per_instance` must be a whole number",
+    ),
+    ("command: echo\nresources: {instance_count: 0}\n", "resources", "at least 1, not 0"),
+    ("command: echo\nretry_settings: {max_retries: -1}\n", "retry_settings.max_retries", "0"),
 ]
 
 

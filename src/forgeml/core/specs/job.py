@@ -34,6 +34,7 @@ from forgeml.core.specs.component import (
     check_literal,
     empty_ports,
 )
+from forgeml.core.specs.distribution import check_distribution, check_resources
 from forgeml.core.specs.yamlio import load_yaml_file
 
 if TYPE_CHECKING:
@@ -169,6 +170,16 @@ class CommandJob(Resource):
     @classmethod
     def _compute_name(cls, value: Any) -> Any:
         return strip_azureml(value)
+
+    @field_validator("distribution")
+    @classmethod
+    def _distribution(cls, value: Any) -> Any:
+        return check_distribution(value)
+
+    @field_validator("resources")
+    @classmethod
+    def _resources(cls, value: Any) -> Any:
+        return check_resources(value)
 
     @model_validator(mode="after")
     def _interface(self) -> CommandJob:
