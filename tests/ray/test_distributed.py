@@ -6,13 +6,14 @@ across the runners, and Azure ML's `type: ray` distribution runs once as a drive
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
 
 import forgeml
 from forgeml import MLClient
-from tests.jobs.conftest import log_text, wait_for
+from tests.jobs.conftest import log_text, processes_under, wait_for
 from tests.jobs.test_distributed import DDP, PRINT_ENV, TORCH, envs
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
@@ -102,3 +103,26 @@ def test_a_ray_distribution_runs_once_as_a_driver_of_the_cluster(
     out = log_text(sdk, name)
     assert done.status == "completed", out
     assert "cluster CPUs 2.0" in out and "squares [0, 1, 4, 9]" in out
+
+
+def test_a_failing_node_fails_the_job_and_stops_node_0(
+    sdk: MLClient, ray_compute: str, ray_workdir: Path
+) -> None:
+    job = sdk.jobs.create_or_update(
+        forgeml.command(
+            command='if [ "$NODE_RANK" = 1 ]; then echo node one fails >&2; exit 3; fi; sleep 120',
+            environment={"image": "python:3.11"},  # type: ignore[arg-type]
+            compute=ray_compute,
+            resources={"instance_count": 2},
+            distribution={"type": "pytorch", "process_count_per_instance": 1},
+        )
+    )
+    name = str(job.name)
+    done = wait_for(sdk, name, timeout=90)  # long before node 0's sleep ends
+    assert done.status == "failed", log_text(sdk, name)
+    assert done.exit_code == 3
+    assert "node 1 failed" in (done.error or ""), done.error
+    deadline = time.monotonic() + 30
+    while processes_under(ray_workdir / "jobs" / name) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not processes_under(ray_workdir / "jobs" / name)

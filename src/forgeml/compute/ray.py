@@ -39,6 +39,9 @@ RUNNER_MODULE = "forgeml.runtime.runner"
 GANG_MODULE = "forgeml.compute.ray_gang"
 #: how long the cluster may stay unreachable before its running jobs are given up
 UNREACHABLE_S = 300.0
+#: the scheduler ticks on every event; a Ray job's state is asked for at most this often (the
+#: runner reports the job's own states itself: this only notices a runner that is gone)
+POLL_EVERY_S = 1.0
 _TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
 
 
@@ -280,6 +283,7 @@ class RayBackend(ComputeBackend):
         self.cluster = RayCluster(target.address)
         self._unreachable_since: dict[str, float] = {}
         self._messages: dict[str, str] = {}
+        self._polled: dict[str, float] = {}
 
     # -------------------------------------------------------------------- requirements
 
@@ -375,6 +379,10 @@ class RayBackend(ComputeBackend):
 
     def poll(self, handle: Handle) -> Exited | None:
         submission = str(handle.data.get("submission_id"))
+        now = time.monotonic()
+        if now - self._polled.get(submission, 0.0) < POLL_EVERY_S:
+            return None
+        self._polled[submission] = now
         try:
             job = self.cluster.job(submission)
         except RayUnreachable as exc:
@@ -389,6 +397,7 @@ class RayBackend(ComputeBackend):
             return Exited()
         if job.get("status") not in _TERMINAL:
             return None
+        self._polled.pop(submission, None)
         self._messages[submission] = str(job.get("message") or job.get("status"))
         code = job.get("driver_exit_code")
         return Exited(int(code) if code is not None else None)

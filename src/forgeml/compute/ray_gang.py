@@ -52,6 +52,12 @@ class NodeAgent:
         )
         return self.proc.wait()
 
+    def write(self, path: str, text: str) -> None:
+        tmp = f"{path}.tmp"
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+
     def signal(self, signum: int) -> None:
         if self.proc is not None and self.proc.poll() is None:
             with contextlib.suppress(OSError):
@@ -101,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
+    workdir = runner[runner.index("--workdir") + 1] if "--workdir" in runner else os.getcwd()
+    peers_file = os.path.join(workdir, "peers.json")
     runs = [
         agent.run.remote(
             [
@@ -116,12 +124,13 @@ def main(argv: list[str] | None = None) -> int:
                 master,
                 "--master-port",
                 str(port),
+                *(["--peers-file", peers_file] if rank == 0 else []),
             ],
-            runner[runner.index("--workdir") + 1] if "--workdir" in runner else os.getcwd(),
+            workdir,
         )
         for rank, agent in enumerate(agents)
     ]
-    code = _wait_leader(ray, runs[0])
+    code = _follow(ray, runs, agents[0], peers_file)
     _, pending = ray.wait(runs[1:], num_returns=len(runs) - 1, timeout=FOLLOWER_GRACE_S)
     if pending:
         for agent in agents[1:]:
@@ -131,16 +140,32 @@ def main(argv: list[str] | None = None) -> int:
     return code
 
 
-def _wait_leader(ray: Any, ref: Any) -> int:
-    # short waits, so that a SIGTERM's handler runs between them
+def _follow(ray: Any, runs: list[Any], leader: Any, peers_file: str) -> int:
+    """Wait for node 0's runner; tell it (a file on its node) how the other nodes end, so that
+    it reports the job done only when every node is, and failed as soon as one node fails."""
+    pending = {ref: rank for rank, ref in enumerate(runs) if rank}
+    ended: list[dict[str, Any]] = []
+    told = False
     while True:
-        ready, _ = ray.wait([ref], timeout=0.5)
-        if ready:
+        # short waits, so that a SIGTERM's handler runs between them
+        ready, _ = ray.wait([runs[0], *pending], num_returns=1, timeout=0.5)
+        for ref in ready:
+            if ref is runs[0] or ref == runs[0]:
+                try:
+                    return int(ray.get(ref))
+                except Exception as exc:  # node 0 was lost
+                    print(f"forgeml: node 0 was lost: {exc}", file=sys.stderr, flush=True)
+                    return 1
+            rank = pending.pop(ref)
             try:
-                return int(ray.get(ready[0]))
-            except Exception as exc:  # node 0 was lost
-                print(f"forgeml: node 0 was lost: {exc}", file=sys.stderr, flush=True)
-                return 1
+                code, error = int(ray.get(ref)), None
+            except Exception as exc:  # that node was lost
+                code, error = 1, f"the node was lost: {exc}"
+            ended.append({"node": rank, "code": code, "error": error})
+            if (code or not pending) and not told:
+                told = not pending
+                report = {"nodes": ended, "running": sorted(pending.values())}
+                ray.get(leader.write.remote(peers_file, json.dumps(report)))
 
 
 def _actor_options(bundle: dict[str, float]) -> dict[str, Any]:

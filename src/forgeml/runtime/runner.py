@@ -19,11 +19,13 @@ as Azure ML users do — and exits with its processes' first non-zero exit code,
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import signal
 import sys
 import threading
+import time
 import traceback
 from dataclasses import replace
 from pathlib import Path
@@ -129,6 +131,7 @@ class Runner:
         *,
         prepared: bool = False,
         node: Node | None = None,
+        peers_file: Path | None = None,
     ) -> None:
         self.api = api
         self.node = node or Node()
@@ -143,6 +146,11 @@ class Runner:
         self.logs: LogShipper | None = None
         self._outputs: dict[str, Path] = {}
         self._plan: Plan | None = None
+        #: node 0 of a gang: where the gang's driver writes how the other nodes ended
+        self.peers_file = peers_file
+        self.peer_failure: tuple[int, str] | None = None
+        if peers_file is not None:
+            peers_file.unlink(missing_ok=True)  # an earlier attempt's
 
     @property
     def follower(self) -> bool:
@@ -335,8 +343,25 @@ class Runner:
             self.system("canceled before the command started")
             self.report(RunnerState(state="canceled", warnings=self.warnings))
             return 0
+        watcher = self._watch_peers() if self.peers_file is not None else None
         outcome = self._start(job, cwd, line, env)
+        # the job is done when every node is: wait for the others to end too (a cancel that
+        # comes meanwhile cancels the job)
+        if (
+            watcher is not None
+            and outcome.exit_code == 0
+            and not outcome.canceled
+            and not self._peers_ended(wait=True)
+            and self.peer_failure is None
+        ):
+            outcome = replace(outcome, canceled=True)
         self.logs.flush()
+        if self.peer_failure is not None:
+            code, error = self.peer_failure
+            self.system(error)
+            self._artifacts(job, cwd)
+            self.report(RunnerState(state="failed", exit_code=code, error=error))
+            return 0
         if self.follower:
             if outcome.exit_code and not outcome.canceled:
                 self.system(f"failed: {_failure(outcome)[0]}")
@@ -373,6 +398,39 @@ class Runner:
         self._artifacts(job, cwd)
         self.report(RunnerState(state="completed", exit_code=0))
         return 0
+
+    def _watch_peers(self) -> threading.Thread:
+        """Stop this node's processes as soon as another node of the gang fails."""
+
+        def watch() -> None:
+            while not self.cancel.is_set():
+                if self._peers_ended(wait=False) and self.peer_failure is not None:
+                    self.cancel.set()
+                    return
+                time.sleep(0.2)
+
+        thread = threading.Thread(target=watch, name="forgeml-peers", daemon=True)
+        thread.start()
+        return thread
+
+    def _peers_ended(self, *, wait: bool) -> bool:
+        """Whether the gang's driver said how the other nodes ended (and remember a failure)."""
+        assert self.peers_file is not None
+        while True:
+            try:
+                ended = json.loads(self.peers_file.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                ended = None
+            if ended is not None:
+                failed = [p for p in ended.get("nodes", []) if p.get("code")]
+                if failed and self.peer_failure is None:
+                    first = failed[0]
+                    why = first.get("error") or f"exit code {first['code']}"
+                    self.peer_failure = (int(first["code"]), f"node {first['node']} failed: {why}")
+                return not ended.get("running")
+            if not wait or self.cancel.is_set():
+                return False
+            time.sleep(0.2)
 
     def _start(self, job: RunnerJob, cwd: Path, line: str, env: dict[str, str]) -> process.Outcome:
         assert self.logs is not None
@@ -444,6 +502,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--node-rank", type=int, default=0, help="this runner's node (0: leader)")
     parser.add_argument("--master-addr", default=distributed.LOOPBACK, help="node 0's address")
     parser.add_argument("--master-port", type=int, default=None, help="the rendezvous port")
+    parser.add_argument(
+        "--peers-file",
+        default=None,
+        help="node 0 of a gang: the file the gang's driver writes when the other nodes end",
+    )
     args = parser.parse_args(argv)
     if args.nodes is not None and not 0 <= args.node_rank < args.nodes:
         parser.error(f"--node-rank must be in 0..{args.nodes - 1}")
@@ -456,7 +519,8 @@ def main(argv: list[str] | None = None) -> int:
     api = (FollowerApi if node.follower else RuntimeApi)(args.url, args.job)
     try:
         home = resolve_home(args.home, workdir)
-        return Runner(api, workdir, home, prepared=args.prepared, node=node).run()
+        peers = Path(args.peers_file) if args.peers_file else None
+        return Runner(api, workdir, home, prepared=args.prepared, node=node, peers_file=peers).run()
     finally:
         api.close()
 
