@@ -83,6 +83,25 @@ def stop_ray(temp: Path) -> None:
     shutil.rmtree(temp, ignore_errors=True)
 
 
+def ray_job_floor(dashboard: str, entrypoint: str, runs: int = 3) -> float:
+    """Seconds from submitting a Ray job running `entrypoint` to Ray calling it ended, one at a
+    time on an idle cluster (median): the Jobs API's own cost, without forgeml."""
+    spans = []
+    with httpx.Client(timeout=60) as http:
+        for _ in range(runs):
+            t0 = time.time()
+            sid = http.post(f"{dashboard}/api/jobs/", json={"entrypoint": entrypoint}).json()[
+                "submission_id"
+            ]
+            while True:
+                job = http.get(f"{dashboard}/api/jobs/{sid}").json()
+                if job["status"] in ("SUCCEEDED", "FAILED", "STOPPED"):
+                    break
+                time.sleep(0.02)
+            spans.append(job["end_time"] / 1000 - t0)
+    return statistics.median(spans)
+
+
 def sweep_doc(compute: str, trials: int, concurrent: int) -> dict[str, Any]:
     return {
         "type": "sweep",
@@ -132,7 +151,12 @@ def run_sweep(
     }
 
 
-def report(results: list[dict[str, Any]], args: argparse.Namespace, info: dict[str, str]) -> str:
+def report(
+    results: list[dict[str, Any]],
+    args: argparse.Namespace,
+    info: dict[str, str],
+    floors: dict[str, float],
+) -> str:
     by: dict[str, list[dict[str, Any]]] = {}
     for row in results:
         by.setdefault(row["compute"], []).append(row)
@@ -175,6 +199,10 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace, info: dict[s
             "taking a trial to its end, Ray minus local). The local compute ran "
             f"{ratio:.1f}x as many trials per second.",
             "",
+            "One Ray job at a time on the idle cluster, submission to end, without forgeml: "
+            f"`true` {floors.get('true', float('nan')):.2f} s, a Python that imports the job "
+            f"runner {floors.get('runner import', float('nan')):.2f} s.",
+            "",
             "Where it goes: the local compute forks a runner from a warm fork server "
             "(milliseconds); on Ray every trial is a Ray job, so Ray starts a job supervisor "
             "actor (a Python worker process) and then the runner as a new process "
@@ -199,6 +227,7 @@ def main() -> int:
     home = Path(tempfile.mkdtemp(prefix="forgeml-bench-ray-"))
     server = Server(home=home)
     results: list[dict[str, Any]] = []
+    floors: dict[str, float] = {}
     started = time.monotonic()
     try:
         dashboard, _ = start_ray(temp)
@@ -217,6 +246,13 @@ def main() -> int:
                 },
             ):
                 http.post(f"{server.url}/api/v1/computes", json=body).raise_for_status()
+            floors = {
+                "true": ray_job_floor(dashboard, "true"),
+                "runner import": ray_job_floor(
+                    dashboard, f"{sys.executable} -c 'import forgeml.runtime.runner'"
+                ),
+            }
+            print(json.dumps({"ray_job_floor_s": floors}), flush=True)
             for rep in range(args.reps):
                 order = ["bench-local", "bench-ray"]
                 if rep % 2:
@@ -231,7 +267,7 @@ def main() -> int:
         shutil.rmtree(home, ignore_errors=True)
     info = machine()
     info["total run time"] = f"{time.monotonic() - started:.0f} s"
-    text = report(results, args, info)
+    text = report(results, args, info, floors)
     args.out.write_text(text, encoding="utf-8")
     (WORK / "ray-last-results.json").write_text(json.dumps(results, indent=2))
     if args.out == HERE / "RESULTS-ray.md":
