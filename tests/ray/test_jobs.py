@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
+import forgeml
 from forgeml import MLClient
 from forgeml.core.specs.job import load_job
-from tests.cli.live import Cli, free_port
+from tests.cli.live import Cli, clean_env, free_port, start_server
 from tests.jobs.conftest import log_text, processes_under, wait_for
 from tests.ray.conftest import RayHead
 
@@ -212,8 +213,6 @@ def test_an_unreachable_address_fails_compute_creation_with_the_error(
 def test_a_ray_client_address_is_resolved_to_the_cluster(
     sdk: MLClient, ray_head: RayHead, ray_workdir: Path
 ) -> None:
-    import forgeml
-
     made = sdk.compute.create_or_update(
         forgeml.RayCompute(
             name="via-client",
@@ -225,3 +224,38 @@ def test_a_ray_client_address_is_resolved_to_the_cluster(
     assert made.address == ray_head.client_address
     status = sdk.compute.status("via-client")
     assert status.state == "ready" and status.dashboard_url == ray_head.address
+
+
+def test_an_auto_address_finds_the_cluster_of_this_machine(
+    ray_head: RayHead, ray_workdir: Path, tmp_path: Path
+) -> None:
+    # as on a node of the cluster: Ray finds its running head itself (here through the temp
+    # folder this head was started with)
+    port, home = free_port(), tmp_path / "home"
+    env = clean_env(RAY_TMPDIR=ray_head.env["RAY_TMPDIR"])
+    server = start_server(
+        ["--port", str(port), "--home", str(home)], port=port, log=tmp_path / "up.log", env=env
+    )
+    try:
+        with MLClient(url=server.url) as sdk:
+            sdk.compute.create_or_update(
+                forgeml.RayCompute(
+                    name="here",
+                    address="auto",
+                    working_dir=str(ray_workdir),
+                    python=sys.executable,
+                    resources={"num_cpus": 0.25},
+                )
+            )
+            assert sdk.compute.status("here").dashboard_url == ray_head.address
+            job = forgeml.command(
+                command="echo found the cluster",
+                environment={"image": "python:3.11"},  # type: ignore[arg-type]
+                compute="here",
+            )
+            name = str(sdk.jobs.create_or_update(job).name)
+            done = wait_for(sdk, name, timeout=90)
+            assert done.status == "completed", log_text(sdk, name)
+            assert "found the cluster" in log_text(sdk, name, "std_out")
+    finally:
+        server.stop()
