@@ -42,6 +42,9 @@ UNREACHABLE_S = 300.0
 #: the scheduler ticks on every event; a Ray job's state is asked for at most this often (the
 #: runner reports the job's own states itself: this only notices a runner that is gone)
 POLL_EVERY_S = 1.0
+#: after the cluster failed to answer, calls fail at once for this long: the scheduler's loop
+#: (which also runs the local compute's jobs) must never wait on a cluster that is down
+BACKOFF_S = 15.0
 _TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
 
 
@@ -149,27 +152,46 @@ def _public(resources: dict[str, float]) -> dict[str, float]:
 class RayCluster:
     """One cluster's Jobs API and state API, over HTTP."""
 
-    def __init__(self, address: str) -> None:
+    def __init__(self, address: str, *, resolve_timeout_s: float = 30.0) -> None:
         self.address = address
+        self.resolve_timeout_s = resolve_timeout_s
         self._url: str | None = None
         self._lock = threading.Lock()
         self._http = httpx.Client(timeout=httpx.Timeout(30.0, connect=5.0))
         self._nodes: tuple[float, list[ClusterNode]] | None = None
+        self._down: tuple[float, RayUnreachable] | None = None
+
+    def _check_down(self) -> None:
+        down = self._down
+        if down is not None and time.monotonic() < down[0]:
+            raise down[1]
+
+    def _went_down(self, error: RayUnreachable) -> RayUnreachable:
+        self._down = (time.monotonic() + BACKOFF_S, error)
+        return error
 
     @property
     def url(self) -> str:
+        self._check_down()
         with self._lock:
             if self._url is None:
-                self._url = dashboard_url(self.address)
+                try:
+                    self._url = dashboard_url(self.address, timeout_s=self.resolve_timeout_s)
+                except RayUnreachable as exc:
+                    raise self._went_down(exc) from None
             return self._url
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        url = self.url
         try:
-            response = self._http.request(method, f"{self.url}{path}", **kwargs)
+            response = self._http.request(method, f"{url}{path}", **kwargs)
         except httpx.TransportError as exc:
-            raise RayUnreachable(
-                f"the Ray cluster at {self.address} did not answer: {type(exc).__name__}: {exc}"
+            raise self._went_down(
+                RayUnreachable(
+                    f"the Ray cluster at {self.address} did not answer: {type(exc).__name__}: {exc}"
+                )
             ) from None
+        self._down = None
         if response.status_code == 404:
             return None
         if response.status_code >= 500:

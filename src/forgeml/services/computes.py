@@ -144,7 +144,7 @@ def _ray_status(entity: RayCompute, out: ComputeStatus) -> None:
     from forgeml.compute.ray import RayCluster
 
     out.address = entity.address
-    cluster = RayCluster(entity.address)
+    cluster = RayCluster(entity.address, resolve_timeout_s=15.0)
     try:
         out.dashboard_url = cluster.url
         nodes = cluster.nodes(max_age_s=0)
