@@ -51,6 +51,12 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def s3_env() -> dict[str, str]:
+    """`clean_env()` plus the S3-compatible server the `s3_bucket` fixture set up."""
+    keys = ("FORGEML_S3_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+    return clean_env(**{k: os.environ[k] for k in (*keys, "AWS_DEFAULT_REGION")})
+
+
 @dataclass
 class Server:
     """A `forgeml up` subprocess."""

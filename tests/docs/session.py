@@ -19,16 +19,13 @@ raises about itself are ignored; any other warning fails the test, as everywhere
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -262,14 +259,9 @@ class DocSession:
     def stop_ray(self) -> None:
         if self.ray_temp is None:
             return
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            for entry in os.listdir("/proc"):
-                if entry.isdigit():
-                    with contextlib.suppress(OSError):
-                        cmd = Path(f"/proc/{entry}/cmdline").read_bytes()
-                        if str(self.ray_temp).encode() in cmd:
-                            os.kill(int(entry), sig)
-            time.sleep(1)
+        from tests.ray.conftest import stop_ray
+
+        stop_ray(self.ray_temp)
         shutil.rmtree(self.ray_temp, ignore_errors=True)
         self.ray_temp = None
 

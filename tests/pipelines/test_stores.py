@@ -8,7 +8,6 @@ folder.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ import pytest
 from forgeml import MLClient
 from forgeml.core.specs.job import load_job
 from forgeml.schemas.jobs import PipelineJobInfo
-from tests.cli.live import clean_env, free_port, start_server
+from tests.cli.live import free_port, s3_env, start_server
 from tests.jobs.conftest import kill_leftovers, log_text, wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.s3]
@@ -47,12 +46,7 @@ def test_a_pipeline_runs_and_is_reused_on_postgresql_and_s3(
     tmp_path: Path, pg_url: str, s3_bucket: str
 ) -> None:
     port, home = free_port(), tmp_path / "home"
-    env = clean_env(
-        FORGEML_S3_ENDPOINT_URL=os.environ["FORGEML_S3_ENDPOINT_URL"],
-        AWS_ACCESS_KEY_ID=os.environ["AWS_ACCESS_KEY_ID"],
-        AWS_SECRET_ACCESS_KEY=os.environ["AWS_SECRET_ACCESS_KEY"],
-        AWS_DEFAULT_REGION=os.environ["AWS_DEFAULT_REGION"],
-    )
+    env = s3_env()
     args = ["--port", str(port), "--home", str(home), "--store", pg_url]
     args += ["--artifacts", f"s3://{s3_bucket}/artifacts"]
     server = start_server(args, port=port, log=tmp_path / "server.log", env=env, home=home)

@@ -1,6 +1,7 @@
-"""A real Ray head on 127.0.0.1 for the session (`ray start --head`), a workspace whose `ray`
-compute points at it, and helpers. The runners on Ray work in a folder of their own (the
-compute's `working_dir`), never in the workspace's home: what they need comes over HTTP."""
+"""A real Ray head on 127.0.0.1 for the session (`ray start --head`), a workspace (the jobs tests'
+`server`, `sdk` and `cli` fixtures) whose `ray` compute points at it, and helpers. The runners on
+Ray work in a folder of their own (the compute's `working_dir`), never in the workspace's home:
+what they need comes over HTTP."""
 
 from __future__ import annotations
 
@@ -16,14 +17,21 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 import forgeml
 from forgeml import MLClient
-from tests.cli.live import Cli, Server, free_port, start_workspace
+from tests.cli.live import free_port
+from tests.jobs import conftest as jobs_fixtures
 from tests.jobs.conftest import kill_leftovers
+
+# the jobs tests' workspace per module, and the SDK and CLI pointed at it
+server = jobs_fixtures.server
+sdk = jobs_fixtures.sdk
+cli = jobs_fixtures.cli
 
 RAY = str(Path(sys.executable).with_name("ray"))
 
@@ -50,7 +58,7 @@ def _ray_env(temp_dir: Path) -> dict[str, str]:
     return env
 
 
-def _processes_of(temp_dir: Path) -> list[int]:
+def processes_of(temp_dir: Path) -> list[int]:
     """Ray's processes of this head (their command lines name its temp folder)."""
     found = []
     for entry in os.listdir("/proc"):
@@ -61,6 +69,15 @@ def _processes_of(temp_dir: Path) -> list[int]:
             if str(temp_dir) in cmd:
                 found.append(int(entry))
     return found
+
+
+def stop_ray(temp_dir: Path) -> None:
+    """Stop the Ray started with `temp_dir` (`ray stop` would stop every Ray on this machine)."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in processes_of(temp_dir):
+            with contextlib.suppress(OSError):
+                os.kill(pid, sig)
+        time.sleep(1 if sig == signal.SIGTERM else 0)
 
 
 @pytest.fixture(scope="session")
@@ -116,36 +133,8 @@ def ray_head() -> Iterator[RayHead]:
     try:
         yield head
     finally:
-        # `ray stop` would stop every Ray on this machine: stop only this head's processes
-        for pid in _processes_of(temp_dir):
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGTERM)
-        time.sleep(2)
-        for pid in _processes_of(temp_dir):
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
+        stop_ray(temp_dir)
         shutil.rmtree(temp_dir, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = start_workspace(tmp_path_factory.mktemp("ray-workspace"))
-    try:
-        yield srv
-    finally:
-        srv.stop()
-        kill_leftovers(srv.home)
-
-
-@pytest.fixture(scope="module")
-def sdk(server: Server) -> Iterator[MLClient]:
-    with MLClient(url=server.url) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def cli(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Cli:
-    return Cli(url=server.url, cwd=tmp_path_factory.mktemp("cwd"))
 
 
 @pytest.fixture(scope="module")
@@ -156,17 +145,24 @@ def ray_workdir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     kill_leftovers(folder)  # the commands of runners a test killed on purpose
 
 
-@pytest.fixture(scope="module")
-def ray_compute(sdk: MLClient, ray_head: RayHead, ray_workdir: Path) -> str:
-    name = f"ray-{uuid.uuid4().hex[:6]}"
+def create_ray_compute(
+    sdk: MLClient, name: str, address: str, workdir: Path, num_cpus: float = 0.5, **more: Any
+) -> str:
+    """A `ray` compute whose runners work in `workdir` with this interpreter (it has forgeml)."""
     sdk.compute.create_or_update(
         forgeml.RayCompute(
             name=name,
-            address=ray_head.address,
-            max_concurrent_jobs=4,
-            resources={"num_cpus": 0.5},
-            working_dir=str(ray_workdir),
+            address=address,
+            resources={"num_cpus": num_cpus},
+            working_dir=str(workdir),
             python=sys.executable,
+            **more,
         )
     )
     return name
+
+
+@pytest.fixture(scope="module")
+def ray_compute(sdk: MLClient, ray_head: RayHead, ray_workdir: Path) -> str:
+    name = f"ray-{uuid.uuid4().hex[:6]}"
+    return create_ray_compute(sdk, name, ray_head.address, ray_workdir, max_concurrent_jobs=4)

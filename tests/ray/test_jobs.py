@@ -18,7 +18,7 @@ from forgeml import MLClient
 from forgeml.core.specs.job import load_job
 from tests.cli.live import Cli, clean_env, free_port, start_server
 from tests.jobs.conftest import log_text, processes_under, wait_for
-from tests.ray.conftest import RayHead
+from tests.ray.conftest import RayHead, create_ray_compute
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
@@ -238,15 +238,7 @@ def test_an_auto_address_finds_the_cluster_of_this_machine(
     )
     try:
         with MLClient(url=server.url) as sdk:
-            sdk.compute.create_or_update(
-                forgeml.RayCompute(
-                    name="here",
-                    address="auto",
-                    working_dir=str(ray_workdir),
-                    python=sys.executable,
-                    resources={"num_cpus": 0.25},
-                )
-            )
+            create_ray_compute(sdk, "here", "auto", ray_workdir, num_cpus=0.25)
             assert sdk.compute.status("here").dashboard_url == ray_head.address
             job = forgeml.command(
                 command="echo found the cluster",

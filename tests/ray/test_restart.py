@@ -4,7 +4,6 @@ the workspace, started again, finds them by their submission ids and follows the
 from __future__ import annotations
 
 import signal
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ from forgeml import MLClient
 from tests.cli.live import Server, free_port, start_server
 from tests.jobs.conftest import kill_leftovers, log_text, wait_for
 from tests.jobs.test_restart import wait_log
-from tests.ray.conftest import RayHead
+from tests.ray.conftest import RayHead, create_ray_compute
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
@@ -31,15 +30,7 @@ def test_a_restarted_workspace_follows_its_ray_jobs_again(
     first = start("first.log")
     try:
         with MLClient(url=first.url) as sdk:
-            sdk.compute.create_or_update(
-                forgeml.RayCompute(
-                    name="cluster",
-                    address=ray_head.address,
-                    working_dir=str(nodes),
-                    python=sys.executable,
-                    resources={"num_cpus": 0.25},
-                )
-            )
+            create_ray_compute(sdk, "cluster", ray_head.address, nodes, num_cpus=0.25)
             job = forgeml.command(
                 command="echo up; sleep 8; echo finished on the cluster",
                 environment={"image": "python:3.11"},  # type: ignore[arg-type]

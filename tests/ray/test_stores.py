@@ -4,19 +4,16 @@ keeps them in the bucket; nothing passes through a disk the two share."""
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-import forgeml
 from forgeml import MLClient
 from forgeml.core.specs.job import load_job
-from tests.cli.live import clean_env, free_port, start_server
+from tests.cli.live import free_port, s3_env, start_server
 from tests.jobs.conftest import kill_leftovers, log_text, wait_for
-from tests.ray.conftest import RayHead
+from tests.ray.conftest import RayHead, create_ray_compute
 
 pytestmark = [pytest.mark.ray, pytest.mark.postgres, pytest.mark.s3, pytest.mark.slow]
 
@@ -25,12 +22,7 @@ def test_a_job_on_ray_with_postgresql_and_s3(
     tmp_path: Path, pg_url: str, s3_bucket: str, s3_keys: Any, ray_head: RayHead
 ) -> None:
     port, home = free_port(), tmp_path / "home"
-    env = clean_env(
-        FORGEML_S3_ENDPOINT_URL=os.environ["FORGEML_S3_ENDPOINT_URL"],
-        AWS_ACCESS_KEY_ID=os.environ["AWS_ACCESS_KEY_ID"],
-        AWS_SECRET_ACCESS_KEY=os.environ["AWS_SECRET_ACCESS_KEY"],
-        AWS_DEFAULT_REGION=os.environ["AWS_DEFAULT_REGION"],
-    )
+    env = s3_env()
     args = ["--port", str(port), "--home", str(home), "--store", pg_url]
     args += ["--artifacts", f"s3://{s3_bucket}/artifacts"]
     server = start_server(args, port=port, log=tmp_path / "server.log", env=env, home=home)
@@ -51,15 +43,7 @@ outputs: {{out: {{type: uri_folder}}}}
     )
     try:
         with MLClient(url=server.url) as sdk:
-            sdk.compute.create_or_update(
-                forgeml.RayCompute(
-                    name="cluster",
-                    address=ray_head.address,
-                    working_dir=str(nodes),
-                    python=sys.executable,
-                    resources={"num_cpus": 0.5},
-                )
-            )
+            create_ray_compute(sdk, "cluster", ray_head.address, nodes)
             name = str(sdk.jobs.create_or_update(load_job(job)).name)
             done = wait_for(sdk, name, timeout=120)
             assert done.status == "completed", log_text(sdk, name)

@@ -33,7 +33,9 @@ from typing import Any, ClassVar
 import httpx
 
 from forgeml.compute.base import ComputeBackend, ComputeBusy, Exited, Handle, Launch
+from forgeml.compute.ray_gang import ray_options
 from forgeml.core.errors import UserError
+from forgeml.core.specs.compute import RayResources
 
 RUNNER_MODULE = "forgeml.runtime.runner"
 GANG_MODULE = "forgeml.compute.ray_gang"
@@ -65,8 +67,6 @@ class RayTarget:
 
     @staticmethod
     def from_spec(name: str, spec: dict[str, Any]) -> RayTarget:
-        from forgeml.core.specs.compute import RayResources
-
         resources = RayResources.model_validate(spec.get("resources") or {})
         return RayTarget(
             name=name,
@@ -313,8 +313,6 @@ class RayBackend(ComputeBackend):
         self, resources: dict[str, Any] | None, distribution: dict[str, Any] | None = None
     ) -> tuple[dict[str, float], int]:
         """What one node of a job reserves, and how many nodes it needs."""
-        from forgeml.core.specs.compute import RayResources
-
         job = dict(resources or {})
         nodes = max(1, int(job.get("instance_count") or 1))
         if (distribution or {}).get("type") == "ray":
@@ -369,7 +367,7 @@ class RayBackend(ComputeBackend):
         prefix = f"mkdir -p {workdir} && cd {workdir} && exec "
         if nodes == 1:
             body["entrypoint"] = prefix + shlex.join([target.python, "-m", RUNNER_MODULE, *argv])
-            body.update(_entrypoint_resources(bundle))
+            body.update({f"entrypoint_{k}": v for k, v in ray_options(bundle).items()})
         else:
             # the gang driver reserves the nodes itself (a placement group) and holds nothing
             body["entrypoint"] = prefix + shlex.join(
@@ -464,15 +462,3 @@ class RayBackend(ComputeBackend):
 
     def close(self) -> None:
         self.cluster.close()
-
-
-def _entrypoint_resources(bundle: dict[str, float]) -> dict[str, Any]:
-    body: dict[str, Any] = {"entrypoint_num_cpus": bundle.get("CPU", 0.0)}
-    if bundle.get("GPU"):
-        body["entrypoint_num_gpus"] = bundle["GPU"]
-    if bundle.get("memory"):
-        body["entrypoint_memory"] = int(bundle["memory"])
-    custom = {k: v for k, v in bundle.items() if k not in ("CPU", "GPU", "memory")}
-    if custom:
-        body["entrypoint_resources"] = custom
-    return body

@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     group = placement_group([dict(bundle) for _ in range(args.nodes)], strategy="SPREAD")
     print(f"forgeml: reserving {args.nodes} node(s) of {bundle} on the cluster", flush=True)
     ray.get(group.ready(), timeout=PLACEMENT_TIMEOUT_S)
-    options = _actor_options(bundle)
+    options = ray_options(bundle)
     agent_cls: Any = ray.remote(NodeAgent)
     agents = [
         agent_cls.options(
@@ -168,12 +168,14 @@ def _follow(ray: Any, runs: list[Any], leader: Any, peers_file: str) -> int:
                 ray.get(leader.write.remote(peers_file, json.dumps(report)))
 
 
-def _actor_options(bundle: dict[str, float]) -> dict[str, Any]:
+def ray_options(bundle: dict[str, float]) -> dict[str, Any]:
+    """Ray's names for what one bundle reserves (`num_cpus`, `num_gpus`, `memory` in bytes,
+    custom `resources`), as actors take them and, prefixed `entrypoint_`, the Jobs API."""
     options: dict[str, Any] = {"num_cpus": bundle.get("CPU", 0.0)}
     if bundle.get("GPU"):
         options["num_gpus"] = bundle["GPU"]
     if bundle.get("memory"):
-        options["memory"] = bundle["memory"]
+        options["memory"] = int(bundle["memory"])
     custom = {k: v for k, v in bundle.items() if k not in ("CPU", "GPU", "memory")}
     if custom:
         options["resources"] = custom

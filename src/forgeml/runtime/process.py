@@ -168,6 +168,9 @@ def run(
         thread.join(timeout=10)
     sig = -code if code < 0 else None
     exit_code = 128 + sig if sig else code
+    # killed while a cancel was arriving (a compute that signals every process of the job at
+    # once, as a Ray job's stop does): that is the cancel, not a failure of the command
+    canceled = canceled or (exit_code != 0 and cancel.is_set())
     return Outcome(exit_code, tail.result(), timed_out, canceled, sig)
 
 
@@ -392,6 +395,7 @@ def run_group(
         thread.join(timeout=10)
     first = group.first_failure()
     index, code = first if first is not None else (None, 0)
+    canceled = canceled or (code != 0 and cancel.is_set())  # as in `run`
     sig = -code if code < 0 else None
     label = group.members[index].label if index is not None else None
     by_label = tails.result()

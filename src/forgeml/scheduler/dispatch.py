@@ -181,7 +181,7 @@ class Scheduler:
         self.backends[key] = backend
         return backend
 
-    def _admission(self, compute: str) -> Any:
+    def _admission(self, compute: str) -> job_queue.Check | None:
         backend = self._backend(compute)
         return None if isinstance(backend, LocalBackend) else backend.admit
 

@@ -7,6 +7,8 @@ typo never leaves jobs queued against a cluster that does not exist.
 
 from __future__ import annotations
 
+import os
+import socket
 from typing import Any
 
 from forgeml.core.errors import ConflictError, NotFoundError, SpecError, UserError
@@ -122,9 +124,6 @@ def status(ctx: Context, name: str) -> ComputeStatus:
     if isinstance(entity, RayCompute):
         _ray_status(entity, out)
     else:
-        import os
-        import socket
-
         cpus = float(os.cpu_count() or 1)
         out.address = socket.gethostname()
         out.nodes = [

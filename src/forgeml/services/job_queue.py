@@ -102,7 +102,8 @@ def take(
             repo.serialise_compute(compute)
             free = slots - repo.count_active(compute)
             expires = utcnow() + timedelta(seconds=lease_s)
-            names = repo.take_queued(compute, free + (_LOOK_AHEAD if check else 0))
+            look_ahead = _LOOK_AHEAD if check is not None and free > 0 else 0
+            names = repo.take_queued(compute, free + look_ahead)
             for name in names:
                 if free <= 0:
                     break

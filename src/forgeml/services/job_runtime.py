@@ -71,15 +71,6 @@ def report_state(ctx: Context, name: str, report: RunnerState | dict[str, Any]) 
             if body.logs:
                 publish(ctx.workspace, name, "log")
             return RunnerAck(cancel_requested=True)
-        if (
-            new is JobStatus.failed
-            and status is JobStatus.canceling
-            and body.exit_code is not None
-            and body.exit_code > 128
-        ):
-            # killed by a signal after a cancel was asked for: the compute stopped it (a Ray
-            # job's stop signals every process of the job at once), which is the cancel
-            new = JobStatus.canceled
         if new in TERMINAL and status not in TERMINAL:
             if body.exit_code is not None:
                 fields["exit_code"] = body.exit_code

@@ -9,7 +9,7 @@ from pydantic import Field, field_validator, model_validator
 
 from forgeml.core.specs.assets import Environment, VersionedAsset
 from forgeml.core.specs.base import SpecModel
-from forgeml.core.specs.distribution import check_distribution, check_resources
+from forgeml.core.specs.distribution import Distribution, Resources
 
 LITERAL_TYPES = ("string", "number", "integer", "boolean")
 DATA_TYPES = ("uri_file", "uri_folder", "mltable", "mlflow_model", "custom_model", "triton_model")
@@ -130,8 +130,8 @@ class CommandComponent(VersionedAsset):
     code: str | None = None
     environment: str | Environment
     command: str
-    resources: dict[str, Any] | None = None
-    distribution: dict[str, Any] | None = None
+    resources: Resources = None
+    distribution: Distribution = None
     additional_includes: list[str] | None = None
 
     @field_validator("name")
@@ -143,16 +143,6 @@ class CommandComponent(VersionedAsset):
     @classmethod
     def _null_ports(cls, value: Any) -> Any:
         return empty_ports(value)
-
-    @field_validator("distribution")
-    @classmethod
-    def _distribution(cls, value: Any) -> Any:
-        return check_distribution(value)
-
-    @field_validator("resources")
-    @classmethod
-    def _resources(cls, value: Any) -> Any:
-        return check_resources(value)
 
     @model_validator(mode="after")
     def _interface(self) -> CommandComponent:

@@ -6,7 +6,9 @@ field's name instead of the job at run time.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import AfterValidator
 
 #: Azure ML's distribution types and their counts (each a whole number, at least the minimum)
 _DISTRIBUTIONS: dict[str, dict[str, int]] = {
@@ -46,3 +48,9 @@ def check_resources(value: Any) -> Any:
                 f"`instance_count` must be a whole number of at least 1, not {count!r}."
             )
     return value
+
+
+#: a document's `distribution`, checked as it loads
+Distribution = Annotated[dict[str, Any] | None, AfterValidator(check_distribution)]
+#: a document's `resources`, its `instance_count` checked as it loads
+Resources = Annotated[dict[str, Any] | None, AfterValidator(check_resources)]

@@ -34,7 +34,7 @@ from forgeml.core.specs.component import (
     check_literal,
     empty_ports,
 )
-from forgeml.core.specs.distribution import check_distribution, check_resources
+from forgeml.core.specs.distribution import Distribution, Resources
 from forgeml.core.specs.yamlio import load_yaml_file
 
 if TYPE_CHECKING:
@@ -136,8 +136,8 @@ class CommandJob(Resource):
     environment: str | Environment
     environment_variables: dict[str, str] = Field(default_factory=dict)
     compute: str | None = None
-    resources: dict[str, Any] | None = None
-    distribution: dict[str, Any] | None = None
+    resources: Resources = None
+    distribution: Distribution = None
     limits: JobLimits | None = None
     retry_settings: RetrySettings | None = None
     inputs: dict[str, JobInput | Literal_ | None] = Field(default_factory=dict)
@@ -170,16 +170,6 @@ class CommandJob(Resource):
     @classmethod
     def _compute_name(cls, value: Any) -> Any:
         return strip_azureml(value)
-
-    @field_validator("distribution")
-    @classmethod
-    def _distribution(cls, value: Any) -> Any:
-        return check_distribution(value)
-
-    @field_validator("resources")
-    @classmethod
-    def _resources(cls, value: Any) -> Any:
-        return check_resources(value)
 
     @model_validator(mode="after")
     def _interface(self) -> CommandJob:
