@@ -11,6 +11,7 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from forgeml.client import MLClient as MLClient
+    from forgeml.client.endpoints import DeploymentFailedError as DeploymentFailedError
     from forgeml.client.jobs import JobFailedError as JobFailedError
     from forgeml.core.errors import (
         ConflictError as ConflictError,
@@ -63,6 +64,18 @@ if TYPE_CHECKING:
     from forgeml.core.specs import (
         load_model as load_model,
     )
+    from forgeml.core.specs.endpoints import BatchEndpoint as BatchEndpoint
+    from forgeml.core.specs.endpoints import CodeConfiguration as CodeConfiguration
+    from forgeml.core.specs.endpoints import ModelBatchDeployment as ModelBatchDeployment
+    from forgeml.core.specs.endpoints import OnlineDeployment as OnlineDeployment
+    from forgeml.core.specs.endpoints import OnlineEndpoint as OnlineEndpoint
+    from forgeml.core.specs.endpoints import (
+        PipelineComponentBatchDeployment as PipelineComponentBatchDeployment,
+    )
+    from forgeml.core.specs.endpoints import load_batch_deployment as load_batch_deployment
+    from forgeml.core.specs.endpoints import load_batch_endpoint as load_batch_endpoint
+    from forgeml.core.specs.endpoints import load_online_deployment as load_online_deployment
+    from forgeml.core.specs.endpoints import load_online_endpoint as load_online_endpoint
     from forgeml.core.specs.job import CommandJob as CommandJob
     from forgeml.core.specs.job import Input as Input
     from forgeml.core.specs.job import Output as Output
@@ -96,6 +109,17 @@ _EXPORTS = {
     "CommandJob": "forgeml.core.specs.job",
     "load_job": "forgeml.core.specs.job",
     "JobFailedError": "forgeml.client.jobs",
+    "DeploymentFailedError": "forgeml.client.endpoints",
+    "OnlineEndpoint": "forgeml.core.specs.endpoints",
+    "OnlineDeployment": "forgeml.core.specs.endpoints",
+    "BatchEndpoint": "forgeml.core.specs.endpoints",
+    "ModelBatchDeployment": "forgeml.core.specs.endpoints",
+    "PipelineComponentBatchDeployment": "forgeml.core.specs.endpoints",
+    "CodeConfiguration": "forgeml.core.specs.endpoints",
+    "load_online_endpoint": "forgeml.core.specs.endpoints",
+    "load_online_deployment": "forgeml.core.specs.endpoints",
+    "load_batch_endpoint": "forgeml.core.specs.endpoints",
+    "load_batch_deployment": "forgeml.core.specs.endpoints",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     public_url: str | None = None
     #: keep a job runner process started ahead of the next job (faster submit-to-running)
     warm_runner: bool = True
+    #: the key endpoint keys are encrypted with; default: `secret.key` in the home, made once
+    secret_key: str | None = Field(default=None, repr=False)
 
     @property
     def store_url(self) -> str:

@@ -20,7 +20,7 @@ from forgeml.store import Database
 from forgeml.store.migrations import runner
 from forgeml.store.tables import Base
 
-TABLES = {"asset_containers", "asset_versions", "computes"}
+TABLES = {"asset_containers", "asset_versions", "computes", "endpoints", "deployments"}
 
 
 def declared_metadata() -> MetaData:

@@ -8,6 +8,12 @@ import httpx
 
 from forgeml.client.assets import AssetOperations
 from forgeml.client.computes import ComputeOperations
+from forgeml.client.endpoints import (
+    BatchDeploymentOperations,
+    BatchEndpointOperations,
+    OnlineDeploymentOperations,
+    OnlineEndpointOperations,
+)
 from forgeml.client.http import Http, default_url
 from forgeml.client.jobs import JobOperations
 from forgeml.core.specs import CommandComponent, Data, Environment, Model
@@ -40,6 +46,10 @@ class MLClient:
         )
         self.compute = ComputeOperations(self._http)
         self.jobs = JobOperations(self._http)
+        self.online_endpoints = OnlineEndpointOperations(self._http)
+        self.online_deployments = OnlineDeploymentOperations(self._http)
+        self.batch_endpoints = BatchEndpointOperations(self._http)
+        self.batch_deployments = BatchDeploymentOperations(self._http)
 
     @property
     def url(self) -> str:
@@ -50,6 +60,7 @@ class MLClient:
         return result
 
     def close(self) -> None:
+        self.online_endpoints.close()
         self._http.close()
 
     def __enter__(self) -> MLClient:

@@ -72,7 +72,12 @@ class AssetOperations(Generic[A]):
     def _prepare(self, entity: A) -> dict[str, Any]:
         base = entity.base_path
         body = entity.to_wire()
-        if isinstance(entity, Data | Model):
+        if isinstance(entity, Model):
+            local = _local(base, entity.path)
+            if local is not None:
+                # a model keeps its folder's name, as under Azure ML's AZUREML_MODEL_DIR
+                body["path"] = self._uploader.upload_named(local, field="path")
+        elif isinstance(entity, Data):
             local = _local(base, entity.path)
             if local is not None:
                 body["path"] = self._uploader.upload_path(local, field="path")

@@ -144,6 +144,14 @@ class Uploader:
             headers={"content-type": "application/octet-stream", "content-length": str(item.size)},
         )
 
+    def upload_named(self, path: Path, *, field: str) -> str:
+        """Upload a file or folder keeping its own name at the top (`<uri>/<name>`), as Azure ML
+        keeps a model's folder name under AZUREML_MODEL_DIR."""
+        if path.is_file():
+            return self.upload_path(path, field=field)
+        files = collect(path, field=field, prefix=f"{path.name}/")
+        return f"{self.upload_files(files, single_file=False, field=field)}/{path.name}"
+
     def upload_path(
         self,
         path: Path,

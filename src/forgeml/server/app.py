@@ -15,10 +15,12 @@ from forgeml import __version__
 from forgeml.artifacts import open_artifact_store
 from forgeml.core.errors import ForgemlError, SpecError
 from forgeml.schemas import ErrorBody
-from forgeml.server.routers import assets, computes, content, health, jobs, mlflow
+from forgeml.server.routers import assets, computes, content, endpoints, health, jobs, mlflow
 from forgeml.services import Workspace
+from forgeml.serving.router import ServingMiddleware, ServingRouter
 from forgeml.settings import Settings
 from forgeml.store import Database
+from forgeml.store.secrets import SecretBox
 
 if TYPE_CHECKING:
     from forgeml.scheduler import SchedulerConfig
@@ -28,13 +30,16 @@ log = logging.getLogger("forgeml.server")
 
 def open_workspace(settings: Settings, *, migrate: bool = True) -> Workspace:
     """Connect the stores named by the settings, applying migrations first."""
+    from forgeml.scheduler import public_url
+
     settings.home.expanduser().mkdir(parents=True, exist_ok=True)
     db = Database(settings.store_url)
     if migrate:
         db.migrate()
     artifacts = open_artifact_store(settings.artifacts_url)
     artifacts.check()
-    return Workspace(db=db, artifacts=artifacts)
+    secrets = SecretBox.for_home(settings.home.expanduser(), settings.secret_key)
+    return Workspace(db=db, artifacts=artifacts, secrets=secrets, public_url=public_url(settings))
 
 
 def _error(
@@ -57,16 +62,27 @@ def create_app(workspace: Workspace, *, scheduler: SchedulerConfig | None = None
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from forgeml.scheduler import Scheduler
+        from forgeml.serving.controller import ControllerConfig, ServingController
 
         running = Scheduler(workspace, scheduler) if scheduler is not None else None
         app.state.scheduler = running
+        controller = (
+            ServingController(workspace, ControllerConfig(scheduler.public_url, scheduler.home))
+            if scheduler is not None
+            else None
+        )
         if running is not None:
             running.start()
+        if controller is not None:
+            controller.start()
         try:
             yield
         finally:
+            if controller is not None:
+                controller.stop()
             if running is not None:
                 running.stop()
+            serving_router.close()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -78,6 +94,10 @@ def create_app(workspace: Workspace, *, scheduler: SchedulerConfig | None = None
         redoc_url=None,
     )
     app.state.workspace = workspace
+    serving_router = ServingRouter(workspace)
+    app.state.serving = serving_router
+    # scoring requests never enter FastAPI's routing: a plain ASGI layer answers them
+    app.add_middleware(ServingMiddleware, router=serving_router)
 
     @app.exception_handler(ForgemlError)
     def _forgeml_error(_request: Request, exc: ForgemlError) -> JSONResponse:
@@ -91,8 +111,9 @@ def create_app(workspace: Workspace, *, scheduler: SchedulerConfig | None = None
         err = SpecError(message, field=field)
         return _error(err.status_code, err.code, err.message, err.details)
 
-    for module in (health, content, assets, computes, jobs, mlflow):
+    for module in (health, content, assets, computes, jobs, endpoints, mlflow):
         app.include_router(module.router)
+    app.include_router(endpoints.workers)
 
     @app.get("/", include_in_schema=False, response_class=HTMLResponse)
     def root() -> str:

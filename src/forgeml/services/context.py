@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from forgeml.artifacts import ArtifactStore
     from forgeml.store import Database
+    from forgeml.store.secrets import SecretBox
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,12 @@ def allow_all(_principal: Principal, _action: str, _resource: str) -> bool:
     return True
 
 
+def _ephemeral_secrets() -> SecretBox:
+    from forgeml.store.secrets import SecretBox
+
+    return SecretBox.ephemeral()
+
+
 @dataclass
 class Workspace:
     """The stores one server (or one test) works on."""
@@ -36,6 +43,15 @@ class Workspace:
     db: Database
     artifacts: ArtifactStore
     policy: Policy = field(default=allow_all)
+    secrets: SecretBox = field(default_factory=_ephemeral_secrets)
+    #: the URL clients reach this workspace at (scoring URIs are made from it)
+    public_url: str = "http://127.0.0.1:8080"
+    #: called with a topic ("serving") after a change that in-process caches must see at once
+    listeners: list[Callable[[str], None]] = field(default_factory=list)
+
+    def notify(self, topic: str) -> None:
+        for listener in list(self.listeners):
+            listener(topic)
 
 
 @dataclass(frozen=True)

@@ -109,22 +109,29 @@ def to_view(ctx: Context, record: JobRecord) -> AnyJobView:
 
 def _environment(ctx: Context, job: CommandJob) -> tuple[str | dict[str, Any], Environment]:
     """The environment as stored (pinned reference or inline) and as the runner gets it."""
-    if isinstance(job.environment, str):
+    return environment_for(ctx, job.environment, field="environment")
+
+
+def environment_for(
+    ctx: Context, value: str | Environment, *, field: str
+) -> tuple[str | dict[str, Any], Environment]:
+    """An environment reference pinned to its version, or an inline one checked."""
+    if isinstance(value, str):
         try:
-            pinned = assets.pin_environment(ctx, job.environment, field="environment")
+            pinned = assets.pin_environment(ctx, value, field=field)
             env = assets.resolve(ctx, "environments", pinned)
         except NotFoundError as exc:
-            raise SpecError(exc.message, field="environment") from None
+            raise SpecError(exc.message, field=field) from None
         assert isinstance(env, Environment)
         return pinned, env
-    env = job.environment
+    env = value
     if isinstance(env.conda_file, str):
         raise SpecError(
             "'conda_file' must reach the server as the file's content; the CLI and SDK inline it.",
-            field="environment.conda_file",
+            field=f"{field}.conda_file",
         )
     if env.build is not None:
-        _check_uploaded(ctx, env.build.path, field="environment.build.path", kind="folder")
+        _check_uploaded(ctx, env.build.path, field=f"{field}.build.path", kind="folder")
     return env.to_wire(), env
 
 
@@ -140,17 +147,20 @@ def _check_uploaded(ctx: Context, value: str, *, field: str, kind: str) -> None:
 
 
 def _code(ctx: Context, job: CommandJob) -> str | None:
-    if job.code is None:
-        return None
-    if job.code.startswith(CONTENT_PREFIX):
-        check_content_uri(ctx, job.code, kind="folder", field="code")
-        return job.code
-    if is_local_path(job.code):
-        _check_uploaded(ctx, job.code, field="code", kind="folder")
+    return None if job.code is None else code_for(ctx, job.code, field="code")
+
+
+def code_for(ctx: Context, code: str, *, field: str) -> str:
+    """A code folder's content URI, checked (the CLI and SDK upload local folders)."""
+    if code.startswith(CONTENT_PREFIX):
+        check_content_uri(ctx, code, kind="folder", field=field)
+        return code
+    if is_local_path(code):
+        _check_uploaded(ctx, code, field=field, kind="folder")
     raise SpecError(
-        f"'{job.code}': only a local folder (uploaded by the CLI or SDK) is supported as 'code' "
-        "so far; git and http sources are not.",
-        field="code",
+        f"'{code}': only a local folder (uploaded by the CLI or SDK) is supported as code so "
+        "far; git and http sources are not.",
+        field=field,
     )
 
 

@@ -70,9 +70,14 @@ class Resource(SpecModel):
         self._source = source
         return self
 
+    #: fields the workspace fills in its answers (a scoring URI, a state), never sent to it
+    SERVER_SET: ClassVar[frozenset[str]] = frozenset()
+
     def to_wire(self) -> dict[str, Any]:
         return self.model_dump(
-            mode="json", exclude_none=True, exclude={"creation_context", "archived"}
+            mode="json",
+            exclude_none=True,
+            exclude={"creation_context", "archived", *self.SERVER_SET},
         )
 
 

@@ -12,13 +12,14 @@ without `type`) is read as the current one, with the settings moved under `setti
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from forgeml.core.errors import SpecError
 from forgeml.core.specs.assets import Environment, Model
-from forgeml.core.specs.base import Resource, SpecModel
+from forgeml.core.specs.base import Resource, SpecModel, load_resource
 
 ENDPOINT_NAME = re.compile(r"^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$")
 DEPLOYMENT_NAME = re.compile(r"^[a-zA-Z0-9]([-_a-zA-Z0-9]*[a-zA-Z0-9])?$")
@@ -82,7 +83,15 @@ def parse_traffic(text: str, *, option: str = "--traffic") -> dict[str, int]:
 
 
 class _Endpoint(Resource):
+    SERVER_SET: ClassVar[frozenset[str]] = frozenset(
+        {"scoring_uri", "openapi_uri", "provisioning_state"}
+    )
+
     name: str | None = None
+    #: set by the workspace: where to send requests, and whether the endpoint is ready
+    scoring_uri: str | None = None
+    openapi_uri: str | None = None
+    provisioning_state: str | None = None
 
     @field_validator("name")
     @classmethod
@@ -150,7 +159,15 @@ class DataCollector(SpecModel):
 class OnlineDeployment(Resource):
     """One model (and scoring code) behind an online endpoint, on `instance_count` workers."""
 
+    SERVER_SET: ClassVar[frozenset[str]] = frozenset(
+        {"provisioning_state", "status_message", "instances"}
+    )
+
     name: str | None = None
+    #: set by the workspace: Creating, Updating, Succeeded, Failed or Deleting, and why
+    provisioning_state: str | None = None
+    status_message: str | None = None
+    instances: list[dict[str, Any]] | None = None
     endpoint_name: str
     type: Literal["managed", "kubernetes"] | None = None
     model: str | Model | None = None
@@ -235,6 +252,9 @@ _LEGACY_SETTINGS = set(BatchSettings.model_fields) - {"environment_variables"}
 class ModelBatchDeployment(Resource):
     """A model that scores folders of files, `mini_batch_size` files per `run()` call."""
 
+    SERVER_SET: ClassVar[frozenset[str]] = frozenset({"provisioning_state"})
+    provisioning_state: str | None = None
+
     name: str | None = None
     endpoint_name: str
     type: Literal["model"] = "model"
@@ -275,6 +295,9 @@ class ModelBatchDeployment(Resource):
 
 class PipelineComponentBatchDeployment(Resource):
     """A pipeline component (or a pipeline job's definition) run per invocation."""
+
+    SERVER_SET: ClassVar[frozenset[str]] = frozenset({"provisioning_state"})
+    provisioning_state: str | None = None
 
     name: str | None = None
     endpoint_name: str
@@ -317,3 +340,25 @@ def batch_deployment_model(
         file=file,
         field="type",
     )
+
+
+def load_online_endpoint(source: str | Path, overrides: list[str] | None = None) -> OnlineEndpoint:
+    return load_resource(OnlineEndpoint, source, overrides)
+
+
+def load_online_deployment(
+    source: str | Path, overrides: list[str] | None = None
+) -> OnlineDeployment:
+    return load_resource(OnlineDeployment, source, overrides)
+
+
+def load_batch_endpoint(source: str | Path, overrides: list[str] | None = None) -> BatchEndpoint:
+    return load_resource(BatchEndpoint, source, overrides)
+
+
+def load_batch_deployment(
+    source: str | Path, overrides: list[str] | None = None
+) -> ModelBatchDeployment | PipelineComponentBatchDeployment:
+    found = load_resource(batch_deployment_model, source, overrides)
+    assert isinstance(found, ModelBatchDeployment | PipelineComponentBatchDeployment)
+    return found

@@ -2,6 +2,12 @@
 
 from forgeml.store.repositories.assets import AssetRecord, AssetRepository, ContainerRecord
 from forgeml.store.repositories.computes import ComputeRecord, ComputeRepository
+from forgeml.store.repositories.endpoints import (
+    DeploymentRecord,
+    EndpointRecord,
+    EndpointRepository,
+    InstanceRecord,
+)
 from forgeml.store.repositories.experiments import ExperimentRepository
 from forgeml.store.repositories.jobs import JobRecord, JobRepository
 from forgeml.store.repositories.runs import RunRepository
@@ -12,7 +18,11 @@ __all__ = [
     "ComputeRecord",
     "ComputeRepository",
     "ContainerRecord",
+    "DeploymentRecord",
+    "EndpointRecord",
+    "EndpointRepository",
     "ExperimentRepository",
+    "InstanceRecord",
     "JobRecord",
     "JobRepository",
     "RunRepository",

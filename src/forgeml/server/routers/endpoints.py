@@ -1,0 +1,135 @@
+"""Online endpoints and their deployments: create, update, traffic, keys, logs, metrics; and
+the serving workers' routes (`/api/v1/serving/instances/{id}/...`). Scoring itself is not here:
+`/endpoints/<name>/score` is answered by the traffic router in front of the API."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
+
+from forgeml.core.specs.endpoints import OnlineDeployment, OnlineEndpoint
+from forgeml.schemas import Page
+from forgeml.schemas.serving import (
+    DeploymentLogs,
+    DeploymentMetrics,
+    EndpointKeys,
+    InstanceAck,
+    InstanceLogs,
+    InstanceReport,
+    RegenerateKeys,
+    TrafficUpdate,
+    WorkerSpec,
+)
+from forgeml.server.deps import context
+from forgeml.services import Context, deployments, serving
+from forgeml.services import endpoints as service
+from forgeml.services.endpoints import ONLINE
+
+router = APIRouter(prefix="/api/v1/online-endpoints", tags=["online endpoints"])
+workers = APIRouter(prefix="/api/v1/serving", tags=["serving workers"])
+Ctx = Annotated[Context, Depends(context)]
+
+
+def _typed(model: type[Any]) -> dict[str, Any]:
+    ref = {"$ref": f"#/components/schemas/{model.__name__}"}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": ref}}}}
+
+
+@router.post("", response_model=OnlineEndpoint, openapi_extra=_typed(OnlineEndpoint))
+def create_or_update(ctx: Ctx, body: Annotated[dict[str, Any], Body()]) -> Any:
+    return service.create_or_update(ctx, ONLINE, body)
+
+
+@router.get("", response_model=Page[OnlineEndpoint])
+def list_endpoints(ctx: Ctx) -> Any:
+    return Page[OnlineEndpoint](items=service.list_all(ctx, ONLINE))
+
+
+@router.get("/{name}", response_model=OnlineEndpoint)
+def get(name: str, ctx: Ctx) -> Any:
+    return service.get(ctx, ONLINE, name)
+
+
+@router.patch("/{name}/traffic", response_model=OnlineEndpoint)
+def update_traffic(name: str, ctx: Ctx, body: TrafficUpdate) -> Any:
+    """Set the live split (`traffic`) and/or the mirrored share (`mirror_traffic`)."""
+    return service.update_traffic(ctx, name, body)
+
+
+@router.delete("/{name}", status_code=202)
+def delete(name: str, ctx: Ctx) -> Response:
+    service.delete(ctx, ONLINE, name)
+    return Response(status_code=202)
+
+
+@router.post("/{name}/keys", response_model=EndpointKeys)
+def keys(name: str, ctx: Ctx) -> EndpointKeys:
+    """The endpoint's keys in plain text (a POST, so that no cache or access log keeps them)."""
+    return service.keys(ctx, name)
+
+
+@router.post("/{name}/regenerate-keys", status_code=204)
+def regenerate_keys(name: str, ctx: Ctx, body: RegenerateKeys) -> Response:
+    service.regenerate_keys(ctx, name, body)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/{name}/deployments", response_model=OnlineDeployment, openapi_extra=_typed(OnlineDeployment)
+)
+def create_or_update_deployment(
+    name: str,
+    ctx: Ctx,
+    body: Annotated[dict[str, Any], Body()],
+    all_traffic: bool = False,
+) -> Any:
+    """Start creating (or updating) a deployment; it is ready when `provisioning_state` is
+    `Succeeded`."""
+    return deployments.create_or_update(ctx, name, body, all_traffic=all_traffic)
+
+
+@router.get("/{name}/deployments", response_model=Page[OnlineDeployment])
+def list_deployments(name: str, ctx: Ctx) -> Any:
+    return Page[OnlineDeployment](items=deployments.list_all(ctx, name))
+
+
+@router.get("/{name}/deployments/{deployment}", response_model=OnlineDeployment)
+def get_deployment(name: str, deployment: str, ctx: Ctx) -> Any:
+    return deployments.get(ctx, name, deployment)
+
+
+@router.delete("/{name}/deployments/{deployment}", status_code=202)
+def delete_deployment(name: str, deployment: str, ctx: Ctx) -> Response:
+    deployments.delete(ctx, name, deployment)
+    return Response(status_code=202)
+
+
+@router.get("/{name}/deployments/{deployment}/logs", response_model=DeploymentLogs)
+def deployment_logs(
+    name: str, deployment: str, ctx: Ctx, lines: Annotated[int, Query(ge=1, le=10_000)] = 100
+) -> DeploymentLogs:
+    return deployments.logs(ctx, name, deployment, lines=lines)
+
+
+@router.get("/{name}/deployments/{deployment}/metrics", response_model=DeploymentMetrics)
+def deployment_metrics(name: str, deployment: str, ctx: Ctx, request: Request) -> DeploymentMetrics:
+    """Requests, errors and latency percentiles of the requests this server routed."""
+    deployments.get(ctx, name, deployment)
+    return request.app.state.serving.metrics.summary(name, deployment)  # type: ignore[no-any-return]
+
+
+@workers.get("/instances/{instance}/spec", response_model=WorkerSpec)
+def worker_spec(instance: str, ctx: Ctx) -> WorkerSpec:
+    return serving.worker_spec(ctx, instance)
+
+
+@workers.post("/instances/{instance}/state", response_model=InstanceAck)
+def worker_state(instance: str, ctx: Ctx, body: InstanceReport) -> InstanceAck:
+    return serving.report(ctx, instance, body)
+
+
+@workers.post("/instances/{instance}/logs", status_code=204)
+def worker_logs(instance: str, ctx: Ctx, body: InstanceLogs) -> Response:
+    serving.worker_logs(ctx, instance, body.text)
+    return Response(status_code=204)

@@ -1,0 +1,203 @@
+"""The serving runtime's use cases: what the controller reconciles, what a serving worker asks
+for and reports, and the routing snapshot the traffic router serves from.
+
+Workers speak only HTTP to the workspace (they may run on another machine); the controller and
+the router run inside a server process and call these functions directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from forgeml.core.errors import NotFoundError
+from forgeml.core.specs import Environment
+from forgeml.schemas.serving import InstanceAck, InstanceReport, WorkerSpec
+from forgeml.services.context import Context
+from forgeml.services.endpoints import ONLINE
+from forgeml.store.repositories import (
+    DeploymentRecord,
+    EndpointRecord,
+    EndpointRepository,
+    InstanceRecord,
+)
+from forgeml.store.repositories.common import utcnow
+
+
+@dataclass(frozen=True)
+class ServingState:
+    endpoints: dict[str, EndpointRecord]
+    deployments: list[DeploymentRecord]
+    instances: list[InstanceRecord]
+
+
+def state(ctx: Context) -> ServingState:
+    """Every online endpoint, deployment and instance, read in one transaction."""
+    with ctx.db.read() as session:
+        repo = EndpointRepository(session)
+        return ServingState(
+            endpoints={e.name: e for e in repo.endpoints(ONLINE)},
+            deployments=repo.deployments(kind=ONLINE),
+            instances=repo.instances(),
+        )
+
+
+def add_instance(
+    ctx: Context, dep: DeploymentRecord, instance: str, handle: dict[str, Any]
+) -> InstanceRecord:
+    with ctx.db.write() as session:
+        return EndpointRepository(session).add_instance(
+            instance, dep.endpoint, dep.name, dep.generation, handle
+        )
+
+
+def set_instance(ctx: Context, instance: str, **fields: Any) -> None:
+    with ctx.db.write() as session:
+        EndpointRepository(session).update_instance(instance, **fields)
+
+
+def remove_instance(ctx: Context, instance: str) -> None:
+    with ctx.db.write() as session:
+        EndpointRepository(session).delete_instance(instance)
+
+
+def set_deployment(ctx: Context, endpoint: str, name: str, **fields: Any) -> None:
+    with ctx.db.write() as session:
+        EndpointRepository(session).update_deployment(endpoint, name, **fields)
+
+
+def forget_deployment(ctx: Context, endpoint: str, name: str) -> None:
+    with ctx.db.write() as session:
+        EndpointRepository(session).delete_deployment(endpoint, name)
+
+
+def forget_endpoint(ctx: Context, endpoint: str) -> None:
+    with ctx.db.write() as session:
+        EndpointRepository(session).delete(endpoint)
+
+
+def append_logs(ctx: Context, lines: Sequence[tuple[str, str, str | None, str]]) -> None:
+    if lines:
+        with ctx.db.write() as session:
+            EndpointRepository(session).append_logs(lines)
+
+
+# ------------------------------------------------------------------------------ workers
+
+
+def _instance(ctx: Context, instance: str) -> InstanceRecord:
+    with ctx.db.read() as session:
+        found = EndpointRepository(session).instance(instance)
+    if found is None:
+        raise NotFoundError(f"no serving instance '{instance}' exists (it was stopped).")
+    return found
+
+
+def worker_spec(ctx: Context, instance: str) -> WorkerSpec:
+    inst = _instance(ctx, instance)
+    with ctx.db.read() as session:
+        dep = EndpointRepository(session).deployment(inst.endpoint, inst.deployment)
+    if dep is None:
+        raise NotFoundError(f"the deployment of serving instance '{instance}' was deleted.")
+    r = dep.resolved
+    model = r.get("model") or {}
+    return WorkerSpec(
+        instance=instance,
+        endpoint=dep.endpoint,
+        deployment=dep.name,
+        generation=inst.generation,
+        model_uri=model.get("uri"),
+        model_type=model.get("type"),
+        code_uri=r.get("code"),
+        scoring_script=r.get("scoring_script"),
+        environment=Environment.model_validate(r["environment_resolved"]),
+        environment_key=r["environment_key"],
+        environment_variables=dict(r.get("environment_variables") or {}),
+        max_concurrent_requests=int(
+            (r.get("request_settings") or {}).get("max_concurrent_requests_per_instance", 1)
+        ),
+    )
+
+
+def report(ctx: Context, instance: str, body: InstanceReport) -> InstanceAck:
+    """A worker's state (also its heartbeat); the answer says whether it is still wanted."""
+    with ctx.db.write() as session:
+        repo = EndpointRepository(session)
+        found = repo.instance(instance)
+        if found is None or found.state in ("stopping", "stopped"):
+            return InstanceAck(stop=True)
+        fields: dict[str, Any] = {"heartbeat_at": utcnow()}
+        if body.state != found.state:
+            fields["state"] = body.state
+        if body.address:
+            fields["address"] = body.address
+        if body.message:
+            fields["message"] = body.message
+        repo.update_instance(instance, **fields)
+    if body.state != found.state:
+        ctx.workspace.notify("serving")
+    return InstanceAck(stop=False)
+
+
+def worker_logs(ctx: Context, instance: str, text: str) -> None:
+    inst = _instance(ctx, instance)
+    append_logs(ctx, [(inst.endpoint, inst.deployment, instance, text)])
+
+
+# ------------------------------------------------------------------------------ routing
+
+
+@dataclass
+class RoutedDeployment:
+    name: str
+    addresses: list[str]
+    request_timeout_ms: int
+    data_collector: dict[str, Any] | None
+
+
+@dataclass
+class RoutedEndpoint:
+    name: str
+    keys: tuple[str, ...]
+    traffic: dict[str, int]
+    mirror_traffic: dict[str, int]
+    deployments: dict[str, RoutedDeployment] = field(default_factory=dict)
+
+
+def routing(ctx: Context) -> dict[str, RoutedEndpoint]:
+    """What the router needs: each live endpoint's plain keys, its split, and the addresses of
+    the ready instances of each deployment's serving generation."""
+    current = state(ctx)
+    box = ctx.workspace.secrets
+    out: dict[str, RoutedEndpoint] = {}
+    for ep in current.endpoints.values():
+        if ep.state == "Deleting":
+            continue
+        out[ep.name] = RoutedEndpoint(
+            name=ep.name,
+            keys=tuple(box.decrypt(v) for v in ep.keys.values()),
+            traffic=dict(ep.traffic),
+            mirror_traffic=dict(ep.mirror_traffic),
+        )
+    for dep in current.deployments:
+        routed = out.get(dep.endpoint)
+        if routed is None or dep.state == "Deleting":
+            continue
+        addresses = [
+            i.address
+            for i in current.instances
+            if i.endpoint == dep.endpoint
+            and i.deployment == dep.name
+            and i.generation == dep.serving_generation
+            and i.state == "ready"
+            and i.address
+        ]
+        settings = dep.resolved.get("request_settings") or {}
+        routed.deployments[dep.name] = RoutedDeployment(
+            name=dep.name,
+            addresses=addresses,
+            request_timeout_ms=int(settings.get("request_timeout_ms", 5000)),
+            data_collector=dep.resolved.get("data_collector"),
+        )
+    return out

@@ -1,0 +1,248 @@
+"""The serving controller: makes each online deployment's instances match what was asked.
+
+It runs in the server process beside the job scheduler and reconciles on every change it hears
+of (and every half second): a new generation of a deployment gets `instance_count` fresh
+instances; when all of them are ready the deployment's `serving_generation` moves to it — the
+router's switch — and the previous generation's instances are stopped a moment later, after
+in-flight requests are answered. An instance whose `init()` fails marks a new deployment
+`Failed` (it never takes traffic) and leaves an updated one serving its previous generation. A
+serving instance that dies is replaced, with a growing pause between attempts.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from forgeml.compute.ray import RayTarget
+from forgeml.services import computes, serving
+from forgeml.services.context import Context, Workspace
+from forgeml.services.endpoints import SERVING_TOPIC
+from forgeml.serving.launch import Launcher, LocalLauncher, RayLauncher
+from forgeml.store.repositories import DeploymentRecord, InstanceRecord
+
+log = logging.getLogger("forgeml.serving")
+
+#: after the switch to a new generation, how long the old instances keep answering
+DRAIN_S = 1.5
+#: how long a stopped worker may take before it is killed
+STOP_TIMEOUT_S = 30.0
+BACKOFF_MAX_S = 60.0
+
+
+@dataclass(frozen=True)
+class ControllerConfig:
+    public_url: str
+    home: Path
+    poll_s: float = 0.5
+
+
+class ServingController:
+    def __init__(self, workspace: Workspace, config: ControllerConfig) -> None:
+        self.ctx = Context(workspace)
+        self.config = config
+        self.local = LocalLauncher(config.public_url, config.home)
+        self.ray: dict[str, RayLauncher] = {}
+        self.wake = threading.Event()
+        self.halt = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.switched: dict[tuple[str, str], float] = {}
+        self.stopping: dict[str, float] = {}
+        self.backoff: dict[tuple[str, str], tuple[float, float]] = {}
+        workspace.listeners.append(self._heard)
+
+    def _heard(self, topic: str) -> None:
+        if topic == SERVING_TOPIC:
+            self.wake.set()
+
+    def start(self) -> None:
+        self.thread = threading.Thread(target=self._loop, daemon=True, name="serving-controller")
+        self.thread.start()
+
+    def stop(self) -> None:
+        """Stop reconciling; the workers keep serving (a restarted server adopts them)."""
+        self.halt.set()
+        self.wake.set()
+        if self.thread is not None:
+            self.thread.join(timeout=10)
+        for launcher in self.ray.values():
+            launcher.close()
+
+    def _loop(self) -> None:
+        while not self.halt.is_set():
+            self.wake.clear()
+            try:
+                self.tick()
+            except Exception:
+                log.exception("serving controller pass failed")
+            self.wake.wait(self.config.poll_s)
+
+    # -------------------------------------------------------------------------- launchers
+
+    def launcher(self, compute: str) -> Launcher:
+        if compute == "local":
+            return self.local
+        entity = computes.get(self.ctx, compute)
+        if getattr(entity, "type", "local") != "ray":
+            return self.local
+        found = self.ray.get(compute)
+        if found is None:
+            spec = entity.to_wire()
+            found = self.ray[compute] = RayLauncher(
+                self.config.public_url, RayTarget.from_spec(compute, spec)
+            )
+        return found
+
+    def _launcher_of(self, inst: InstanceRecord) -> Launcher:
+        if inst.handle.get("kind") == "ray":
+            return self.launcher(str(inst.handle.get("compute")))
+        return self.local
+
+    # ---------------------------------------------------------------------------- passes
+
+    def tick(self) -> None:
+        state = serving.state(self.ctx)
+        groups: dict[tuple[str, str], list[InstanceRecord]] = defaultdict(list)
+        for inst in state.instances:
+            groups[(inst.endpoint, inst.deployment)].append(inst)
+        known = set()
+        for dep in state.deployments:
+            key = (dep.endpoint, dep.name)
+            known.add(key)
+            insts = groups.get(key, [])
+            endpoint = state.endpoints.get(dep.endpoint)
+            if dep.state == "Deleting" or endpoint is None or endpoint.state == "Deleting":
+                if self._stop_all(insts):
+                    serving.forget_deployment(self.ctx, dep.endpoint, dep.name)
+                    self.ctx.workspace.notify(SERVING_TOPIC)
+                continue
+            self._reconcile(dep, insts)
+        for key, insts in groups.items():
+            if key not in known:
+                self._stop_all(insts)
+        remaining = {d.endpoint for d in state.deployments}
+        for endpoint in state.endpoints.values():
+            if endpoint.state == "Deleting" and endpoint.name not in remaining:
+                serving.forget_endpoint(self.ctx, endpoint.name)
+
+    def _check_alive(self, insts: list[InstanceRecord]) -> list[InstanceRecord]:
+        out = []
+        for inst in insts:
+            if inst.state in ("starting", "ready"):
+                try:
+                    alive = self._launcher_of(inst).alive(inst.handle)
+                except Exception:
+                    alive = True
+                if not alive:
+                    message = inst.message or "the serving worker stopped without saying why"
+                    serving.set_instance(self.ctx, inst.id, state="failed", message=message)
+                    inst = InstanceRecord(
+                        **{**inst.__dict__, "state": "failed", "message": message}
+                    )
+                    self.ctx.workspace.notify(SERVING_TOPIC)
+            out.append(inst)
+        return out
+
+    def _reconcile(self, dep: DeploymentRecord, insts: list[InstanceRecord]) -> None:
+        insts = self._check_alive(insts)
+        gen, want = dep.generation, int(dep.resolved.get("instance_count", 1))
+        current = [i for i in insts if i.generation == gen]
+        active = [i for i in current if i.state in ("starting", "ready")]
+        ready = [i for i in current if i.state == "ready"]
+        failed = [i for i in current if i.state == "failed"]
+        key = (dep.endpoint, dep.name)
+        if dep.state in ("Creating", "Updating"):
+            if failed:
+                reason = failed[0].message or "the instance failed to start"
+                serving.set_deployment(
+                    self.ctx,
+                    dep.endpoint,
+                    dep.name,
+                    state="Failed",
+                    message=f"an instance failed to start: {reason}",
+                )
+                self._stop_all(active)
+            elif len(ready) >= want:
+                serving.set_deployment(
+                    self.ctx,
+                    dep.endpoint,
+                    dep.name,
+                    state="Succeeded",
+                    message=None,
+                    serving_generation=gen,
+                )
+                self.switched[key] = time.monotonic()
+                self.ctx.workspace.notify(SERVING_TOPIC)
+            else:
+                for _ in range(want - len(active)):
+                    self._start(dep)
+        elif dep.state == "Succeeded" and dep.serving_generation == gen:
+            if failed:
+                for inst in failed:
+                    serving.remove_instance(self.ctx, inst.id)
+            if len(active) < want and self._may_restart(key, bool(failed)):
+                for _ in range(want - len(active)):
+                    self._start(dep)
+            elif len(active) > want:
+                self._stop_all(sorted(active, key=lambda i: i.started_at)[want:])
+        # generations that no longer serve (and are not the one being started)
+        since = self.switched.get(key, 0.0)
+        old = [i for i in insts if i.generation not in (gen, dep.serving_generation)]
+        if old and time.monotonic() - since >= DRAIN_S:
+            self._stop_all(old)
+
+    def _may_restart(self, key: tuple[str, str], after_failure: bool) -> bool:
+        now = time.monotonic()
+        pause, last = self.backoff.get(key, (0.0, 0.0))
+        if not after_failure and pause == 0.0:
+            return True
+        if now - last < pause:
+            return False
+        self.backoff[key] = (min(max(pause * 2, 2.0), BACKOFF_MAX_S), now)
+        return True
+
+    def _start(self, dep: DeploymentRecord) -> None:
+        instance = uuid.uuid4().hex
+        compute = str(dep.resolved.get("compute") or "local")
+        launcher = self.launcher(compute)
+        # the row first: the worker asks for its spec as soon as it starts
+        serving.add_instance(self.ctx, dep, instance, {"kind": "pending", "compute": compute})
+        try:
+            handle = launcher.start(instance)
+        except Exception as exc:
+            serving.set_instance(
+                self.ctx,
+                instance,
+                state="failed",
+                message=f"the worker could not be started on '{compute}': {exc}",
+            )
+            return
+        serving.set_instance(self.ctx, instance, handle=handle)
+        log.info("started serving instance %s of %s/%s", instance, dep.endpoint, dep.name)
+
+    def _stop_all(self, insts: list[InstanceRecord]) -> bool:
+        """Ask each instance to stop; True once all of them are gone."""
+        gone = True
+        now = time.monotonic()
+        for inst in insts:
+            launcher = self._launcher_of(inst)
+            try:
+                alive = inst.handle.get("kind") != "pending" and launcher.alive(inst.handle)
+            except Exception:
+                alive = True
+            if not alive:
+                serving.remove_instance(self.ctx, inst.id)
+                self.stopping.pop(inst.id, None)
+                continue
+            gone = False
+            first = self.stopping.setdefault(inst.id, now)
+            if inst.state != "stopping":
+                serving.set_instance(self.ctx, inst.id, state="stopping")
+                self.ctx.workspace.notify(SERVING_TOPIC)
+            launcher.stop(inst.handle, force=now - first > STOP_TIMEOUT_S)
+        return gone

@@ -1,0 +1,368 @@
+"""The traffic router: `/endpoints/<name>/score` on the workspace's own port.
+
+A plain ASGI layer in front of the API (no FastAPI routing, validation or JSON models on this
+path): it checks the Bearer key against the endpoint's two keys, picks a deployment — the one an
+`azureml-model-deployment` header names, else one drawn by the traffic weights — copies the
+mirrored share of unpinned requests to the shadow deployment without waiting for it, and
+forwards the body over kept-alive connections to one of the deployment's ready instances
+(least busy first). A request whose connection fails before it was sent is retried on another
+instance, which is what keeps a blue/green switch free of errors. Keys are never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import random
+import threading
+import time
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from forgeml.services import serving
+from forgeml.services.context import Context, Workspace
+from forgeml.services.endpoints import SERVING_TOPIC
+from forgeml.services.serving import RoutedDeployment, RoutedEndpoint
+from forgeml.serving.forward import ConnectionPool, UpstreamError
+from forgeml.serving.metrics import ServingMetrics
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+log = logging.getLogger("forgeml.serving.router")
+
+PREFIX = "/endpoints/"
+REFRESH_S = 1.0
+_JSON = [(b"content-type", b"application/json")]
+
+
+def _error(status: int, code: str, message: str) -> tuple[int, bytes]:
+    return status, json.dumps({"error": {"code": code, "message": message}}).encode()
+
+
+class RoutingTable:
+    """The routing snapshot, reloaded every second and at once after a change in this process."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.ctx = Context(workspace)
+        self.endpoints: dict[str, RoutedEndpoint] = {}
+        self.loaded_at = 0.0
+        self.stale = True
+        self.lock = asyncio.Lock()
+        workspace.listeners.append(self._heard)
+
+    def _heard(self, topic: str) -> None:
+        if topic == SERVING_TOPIC:
+            self.stale = True
+
+    async def current(self) -> dict[str, RoutedEndpoint]:
+        if self.stale or time.monotonic() - self.loaded_at > REFRESH_S:
+            async with self.lock:
+                if self.stale or time.monotonic() - self.loaded_at > REFRESH_S:
+                    self.stale = False
+                    try:
+                        self.endpoints = await asyncio.to_thread(serving.routing, self.ctx)
+                        self.loaded_at = time.monotonic()
+                    except Exception:
+                        log.exception("could not reload the routing table")
+                        self.loaded_at = time.monotonic()
+        return self.endpoints
+
+
+class RequestLog:
+    """Request lines per deployment, written to the store in one batch a second."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.ctx = Context(workspace)
+        self.lines: list[tuple[str, str, str | None, str]] = []
+        self.lock = threading.Lock()
+        self.halt = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True, name="request-log")
+        self.thread.start()
+
+    def add(self, endpoint: str, deployment: str, line: str) -> None:
+        with self.lock:
+            if len(self.lines) < 50_000:
+                self.lines.append((endpoint, deployment, None, line))
+
+    def _run(self) -> None:
+        while not self.halt.wait(1.0):
+            self.flush()
+
+    def flush(self) -> None:
+        with self.lock:
+            batch, self.lines = self.lines, []
+        if batch:
+            try:
+                serving.append_logs(self.ctx, batch)
+            except Exception:
+                log.exception("could not store %d request log lines", len(batch))
+
+    def close(self) -> None:
+        self.halt.set()
+        self.thread.join(timeout=5)
+        self.flush()
+
+
+class ServingMiddleware:
+    """ASGI middleware: scoring paths are answered by the router, the rest go to `app`."""
+
+    def __init__(self, app: ASGIApp, router: ServingRouter) -> None:
+        self.app = app
+        self.router = router
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(PREFIX):
+            await self.router.handle(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
+class ServingRouter:
+    """Routes scoring requests; keeps the routing snapshot, connections and figures."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+        self.table = RoutingTable(workspace)
+        self.pool = ConnectionPool()
+        self.metrics = ServingMetrics()
+        self.requests: RequestLog | None = None
+        self.shadow_tasks: set[asyncio.Task[None]] = set()
+        self.collector: Any = None
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.requests is None:
+            self.requests = RequestLog(self.workspace)
+        await self._handle(scope, receive, send)
+
+    def close(self) -> None:
+        if self.requests is not None:
+            self.requests.close()
+
+    async def _body(self, receive: Receive) -> bytes:
+        chunks = []
+        while True:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                return b"".join(chunks)
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        headers = {k.decode("latin-1").lower(): v for k, v in scope["headers"]}
+        request_id = headers.get("x-request-id", b"").decode("latin-1") or uuid.uuid4().hex
+        parts = scope["path"][len(PREFIX) :].split("/", 1)
+        name, route = parts[0], (parts[1] if len(parts) > 1 else "")
+        method = scope["method"]
+        body = await self._body(receive) if method == "POST" else b""
+        deployment: str | None = None
+        out_headers = list(_JSON)
+        if route not in ("score", "swagger.json") or (route == "score") != (method == "POST"):
+            status, payload = _error(
+                404,
+                "NotFound",
+                f"no such scoring route: {method} {scope['path']}; send POST "
+                f"/endpoints/{name}/score (or GET /endpoints/{name}/swagger.json).",
+            )
+        else:
+            endpoints = await self.table.current()
+            endpoint = endpoints.get(name)
+            if endpoint is None:
+                status, payload = _error(
+                    404, "EndpointNotFound", f"no online endpoint named '{name}'."
+                )
+            elif not self._authorized(endpoint, headers.get("authorization", b"")):
+                status, payload = _error(
+                    401,
+                    "Unauthorized",
+                    "a valid key is required: send 'Authorization: Bearer <key>' "
+                    "(`forgeml online-endpoint get-credentials` shows the keys).",
+                )
+            else:
+                pinned = headers.get("azureml-model-deployment", b"").decode("latin-1") or None
+                deployment, status, payload, upstream_headers = await self._route(
+                    endpoint, pinned, route, body, headers, request_id
+                )
+                out_headers = upstream_headers or out_headers
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        out_headers = [*out_headers, (b"x-request-id", request_id.encode("latin-1"))]
+        if deployment is not None:
+            out_headers.append((b"azureml-model-deployment", deployment.encode()))
+            self.metrics.record(name, deployment, status, elapsed_ms)
+            if self.requests is not None:
+                self.requests.add(
+                    name,
+                    deployment,
+                    f"{time.strftime('%Y-%m-%dT%H:%M:%S')} request {request_id} {method} "
+                    f"/{route} -> {status} in {elapsed_ms:.1f} ms",
+                )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [*out_headers, (b"content-length", str(len(payload)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})
+
+    @staticmethod
+    def _authorized(endpoint: RoutedEndpoint, header: bytes) -> bool:
+        scheme, _, token = header.decode("latin-1").partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            return False
+        given = token.strip().encode()
+        ok = False
+        for key in endpoint.keys:
+            ok |= hmac.compare_digest(given, key.encode())
+        return ok
+
+    async def _route(
+        self,
+        endpoint: RoutedEndpoint,
+        pinned: str | None,
+        route: str,
+        body: bytes,
+        headers: dict[str, bytes],
+        request_id: str,
+    ) -> tuple[str | None, int, bytes, list[tuple[bytes, bytes]] | None]:
+        if pinned is not None:
+            target = endpoint.deployments.get(pinned)
+            if target is None:
+                known = ", ".join(sorted(endpoint.deployments)) or "none"
+                return (
+                    None,
+                    *_error(
+                        404,
+                        "DeploymentNotFound",
+                        f"endpoint '{endpoint.name}' has no deployment named '{pinned}' "
+                        f"(its deployments: {known}).",
+                    ),
+                    None,
+                )
+        else:
+            choice = _weighted(endpoint.traffic)
+            if choice is None or choice not in endpoint.deployments:
+                return (
+                    None,
+                    *_error(
+                        503,
+                        "NoTraffic",
+                        f"endpoint '{endpoint.name}' sends no traffic to any deployment; set it "
+                        f"with `forgeml online-endpoint update --name {endpoint.name} --traffic "
+                        '"<deployment>=100"`, or name a deployment in the azureml-model-deployment '
+                        "header.",
+                    ),
+                    None,
+                )
+            target = endpoint.deployments[choice]
+            if endpoint.mirror_traffic and route == "score":
+                self._mirror(endpoint, body, headers, request_id)
+        method, path = ("POST", "/score") if route == "score" else ("GET", "/swagger.json")
+        status, payload, upstream = await self._forward(
+            endpoint.name, target, method, path, body, headers, request_id
+        )
+        if self.collector is not None and route == "score" and target.data_collector:
+            self.collector.add(endpoint.name, target, body, payload, status, request_id)
+        return target.name, status, payload, upstream
+
+    def _mirror(
+        self, endpoint: RoutedEndpoint, body: bytes, headers: dict[str, bytes], request_id: str
+    ) -> None:
+        for name, percent in endpoint.mirror_traffic.items():
+            shadow = endpoint.deployments.get(name)
+            if shadow is None or random.uniform(0, 100) >= percent:
+                continue
+
+            async def copy(target: RoutedDeployment = shadow) -> None:
+                status, _, _ = await self._forward(
+                    endpoint.name, target, "POST", "/score", body, headers, request_id
+                )
+                self.metrics.record(endpoint.name, target.name, status, 0.0, mirrored=True)
+
+            task = asyncio.get_running_loop().create_task(copy())
+            self.shadow_tasks.add(task)
+            task.add_done_callback(self.shadow_tasks.discard)
+
+    async def _forward(
+        self,
+        endpoint_name: str,
+        target: RoutedDeployment,
+        method: str,
+        path: str,
+        body: bytes,
+        headers: dict[str, bytes],
+        request_id: str,
+    ) -> tuple[int, bytes, list[tuple[bytes, bytes]] | None]:
+        timeout = target.request_timeout_ms / 1000
+        deadline = time.monotonic() + timeout
+        tried: set[str] = set()
+        content_type = headers.get("content-type", b"application/json")
+        refreshed = False
+        while True:
+            addresses = [a for a in target.addresses if a not in tried]
+            if not addresses and tried and not refreshed:
+                # a blue/green switch may have just happened: look once at a fresh snapshot
+                refreshed = True
+                self.table.stale = True
+                endpoint = (await self.table.current()).get(endpoint_name)
+                newer = endpoint.deployments.get(target.name) if endpoint else None
+                if newer is not None:
+                    target = newer
+                    continue
+            if not addresses:
+                return *_error(
+                    503,
+                    "NoReadyInstance",
+                    f"deployment '{target.name}' has no ready instance"
+                    + (" that answered" if tried else " yet")
+                    + "; `forgeml online-deployment get-logs` and `show` tell why.",
+                ), None
+            address = self.pool.pick(addresses)
+            tried.add(address)
+            try:
+                response = await asyncio.wait_for(
+                    self.pool.request(
+                        address,
+                        method,
+                        path,
+                        body,
+                        [(b"content-type", content_type), (b"x-request-id", request_id.encode())],
+                    ),
+                    max(0.001, deadline - time.monotonic()),
+                )
+            except TimeoutError:
+                return *_error(
+                    408,
+                    "RequestTimeout",
+                    f"deployment '{target.name}' did not answer within its request_timeout_ms "
+                    f"({target.request_timeout_ms} ms); raise request_settings.request_timeout_ms "
+                    "or make scoring faster.",
+                ), None
+            except UpstreamError as exc:
+                if exc.sent:
+                    return *_error(
+                        502,
+                        "UpstreamError",
+                        f"deployment '{target.name}' dropped the request: {exc}",
+                    ), None
+                continue
+            status, resp_headers, payload = response
+            return status, payload, resp_headers
+
+
+def _weighted(traffic: dict[str, int]) -> str | None:
+    total = sum(traffic.values())
+    if total <= 0:
+        return None
+    draw = random.uniform(0, total)
+    for name, weight in traffic.items():
+        draw -= weight
+        if draw < 0:
+            return name
+    return next(iter(traffic))
