@@ -42,6 +42,7 @@ from forgeml.runtime.content import ContentCache
 from forgeml.runtime.distributed import Layout, Node, Plan
 from forgeml.runtime.logs import Heartbeat, LogShipper, check_ack
 from forgeml.schemas.runtime import LogStream, RunnerAck, RunnerJob, RunnerLogs, RunnerState
+from forgeml.serving.hostpkg import PACKAGE_NAME, host_path
 
 HEARTBEAT_VAR = "FORGEML_RUNNER_HEARTBEAT_S"
 #: log text up to this size rides along with a state report; more is sent on its own first
@@ -307,6 +308,11 @@ class Runner:
         outputs = job_outputs.prepare(job.outputs, self.workdir)
         line = commands.render(job.command, values, {k: str(v) for k, v in outputs.items()})
         env = command_environment(job, self.api.url, realized, values, outputs, layout)
+        if PACKAGE_NAME in line:
+            # batch scoring (`python -m forgeml_scoring.batch`) runs in the job's environment,
+            # which does not have forgeml: its stdlib-only scoring package goes on the path
+            host = str(host_path(self.home / "scoring-host"))
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (host, env.get("PYTHONPATH")) if p)
         self._outputs = outputs
         if not layout.single:
             self._plan = self._launch_plan(layout, line, realized)

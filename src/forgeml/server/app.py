@@ -113,6 +113,7 @@ def create_app(workspace: Workspace, *, scheduler: SchedulerConfig | None = None
 
     for module in (health, content, assets, computes, jobs, endpoints, mlflow):
         app.include_router(module.router)
+    app.include_router(endpoints.batch)
     app.include_router(endpoints.workers)
 
     @app.get("/", include_in_schema=False, response_class=HTMLResponse)

@@ -523,6 +523,12 @@ def get(ctx: Context, name: str) -> AnyJobView:
     return to_view(ctx, _record(ctx, name))
 
 
+def document(ctx: Context, name: str) -> dict[str, Any]:
+    """The job document as it was stored (references pinned, local files uploaded)."""
+    authorize(ctx, "jobs.read", name)
+    return dict(_record(ctx, name).spec)
+
+
 def _record(ctx: Context, name: str) -> JobRecord:
     with ctx.db.read() as session:
         record = JobRepository(session).get(name)

@@ -8,9 +8,18 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 
-from forgeml.core.specs.endpoints import OnlineDeployment, OnlineEndpoint
+from forgeml.core.specs.endpoints import (
+    AnyBatchDeployment,
+    BatchEndpoint,
+    ModelBatchDeployment,
+    OnlineDeployment,
+    OnlineEndpoint,
+    PipelineComponentBatchDeployment,
+)
 from forgeml.schemas import Page
+from forgeml.schemas.jobs import AnyJob
 from forgeml.schemas.serving import (
+    BatchInvoke,
     DeploymentLogs,
     DeploymentMetrics,
     EndpointKeys,
@@ -23,8 +32,9 @@ from forgeml.schemas.serving import (
 )
 from forgeml.server.deps import context
 from forgeml.services import Context, deployments, serving
+from forgeml.services import batch as batch_service
 from forgeml.services import endpoints as service
-from forgeml.services.endpoints import ONLINE
+from forgeml.services.endpoints import BATCH, ONLINE
 
 router = APIRouter(prefix="/api/v1/online-endpoints", tags=["online endpoints"])
 workers = APIRouter(prefix="/api/v1/serving", tags=["serving workers"])
@@ -133,3 +143,74 @@ def worker_state(instance: str, ctx: Ctx, body: InstanceReport) -> InstanceAck:
 def worker_logs(instance: str, ctx: Ctx, body: InstanceLogs) -> Response:
     serving.worker_logs(ctx, instance, body.text)
     return Response(status_code=204)
+
+
+batch = APIRouter(prefix="/api/v1/batch-endpoints", tags=["batch endpoints"])
+
+
+def _batch_typed() -> dict[str, Any]:
+    refs = [
+        {"$ref": f"#/components/schemas/{m.__name__}"}
+        for m in (ModelBatchDeployment, PipelineComponentBatchDeployment)
+    ]
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"oneOf": refs}}},
+        }
+    }
+
+
+@batch.post("", response_model=BatchEndpoint, openapi_extra=_typed(BatchEndpoint))
+def create_or_update_batch(ctx: Ctx, body: Annotated[dict[str, Any], Body()]) -> Any:
+    return service.create_or_update(ctx, BATCH, body)
+
+
+@batch.get("", response_model=Page[BatchEndpoint])
+def list_batch(ctx: Ctx) -> Any:
+    return Page[BatchEndpoint](items=service.list_all(ctx, BATCH))
+
+
+@batch.get("/{name}", response_model=BatchEndpoint)
+def get_batch(name: str, ctx: Ctx) -> Any:
+    return service.get(ctx, BATCH, name)
+
+
+@batch.delete("/{name}", status_code=204)
+def delete_batch(name: str, ctx: Ctx) -> Response:
+    service.delete(ctx, BATCH, name)
+    return Response(status_code=204)
+
+
+@batch.post("/{name}/deployments", response_model=AnyBatchDeployment, openapi_extra=_batch_typed())
+def create_or_update_batch_deployment(
+    name: str, ctx: Ctx, body: Annotated[dict[str, Any], Body()]
+) -> Any:
+    return batch_service.create_or_update(ctx, name, body)
+
+
+@batch.get("/{name}/deployments", response_model=Page[AnyBatchDeployment])
+def list_batch_deployments(name: str, ctx: Ctx) -> Any:
+    return {"items": batch_service.list_all(ctx, name)}
+
+
+@batch.get("/{name}/deployments/{deployment}", response_model=AnyBatchDeployment)
+def get_batch_deployment(name: str, deployment: str, ctx: Ctx) -> Any:
+    return batch_service.get(ctx, name, deployment)
+
+
+@batch.delete("/{name}/deployments/{deployment}", status_code=204)
+def delete_batch_deployment(name: str, deployment: str, ctx: Ctx) -> Response:
+    batch_service.delete(ctx, name, deployment)
+    return Response(status_code=204)
+
+
+@batch.post("/{name}/jobs", response_model=AnyJob)
+def invoke_batch(name: str, ctx: Ctx, body: BatchInvoke) -> Any:
+    """Start a scoring job on the endpoint's default (or the named) deployment."""
+    return batch_service.invoke(ctx, name, body)
+
+
+@batch.get("/{name}/jobs", response_model=Page[AnyJob])
+def list_batch_jobs(name: str, ctx: Ctx) -> Any:
+    return batch_service.list_jobs(ctx, name)

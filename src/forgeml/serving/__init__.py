@@ -1,0 +1,1 @@
+"""Model serving: endpoints, deployments and the scoring code that runs inside them."""
