@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     warm_runner: bool = True
     #: the key endpoint keys are encrypted with; default: `secret.key` in the home, made once
     secret_key: str | None = Field(default=None, repr=False)
+    #: how often collected scoring data (a deployment's `data_collector`) is stored, in seconds
+    collector_flush_s: float = 30.0
 
     @property
     def store_url(self) -> str:

@@ -17,6 +17,7 @@ from forgeml.core.errors import ForgemlError, SpecError
 from forgeml.schemas import ErrorBody
 from forgeml.server.routers import assets, computes, content, endpoints, health, jobs, mlflow
 from forgeml.services import Workspace
+from forgeml.serving.collector import DataCollector
 from forgeml.serving.router import ServingMiddleware, ServingRouter
 from forgeml.settings import Settings
 from forgeml.store import Database
@@ -95,6 +96,7 @@ def create_app(workspace: Workspace, *, scheduler: SchedulerConfig | None = None
     )
     app.state.workspace = workspace
     serving_router = ServingRouter(workspace)
+    serving_router.collector = DataCollector(workspace, Settings().collector_flush_s)
     app.state.serving = serving_router
     # scoring requests never enter FastAPI's routing: a plain ASGI layer answers them
     app.add_middleware(ServingMiddleware, router=serving_router)

@@ -33,6 +33,8 @@ DRAIN_S = 1.5
 #: how long a stopped worker may take before it is killed
 STOP_TIMEOUT_S = 30.0
 BACKOFF_MAX_S = 60.0
+#: how long a server that shuts down waits for its workers to finish their requests
+STOP_GRACE_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -65,13 +67,34 @@ class ServingController:
         self.thread.start()
 
     def stop(self) -> None:
-        """Stop reconciling; the workers keep serving (a restarted server adopts them)."""
+        """Stop reconciling and stop this machine's workers (the next start starts them again);
+        workers on a Ray cluster keep serving. After a crash instead, the next start adopts the
+        local workers that still run."""
         self.halt.set()
         self.wake.set()
         if self.thread is not None:
             self.thread.join(timeout=10)
+        try:
+            self._stop_local()
+        except Exception:  # shutting down regardless
+            log.exception("could not stop the local serving workers")
         for launcher in self.ray.values():
             launcher.close()
+
+    def _stop_local(self) -> None:
+        local = [
+            i
+            for i in serving.state(self.ctx).instances
+            if i.handle.get("kind") in ("local", "pending")
+        ]
+        for inst in local:
+            self.local.stop(inst.handle)
+            serving.remove_instance(self.ctx, inst.id)
+        deadline = time.monotonic() + STOP_GRACE_S
+        while time.monotonic() < deadline and any(self.local.alive(i.handle) for i in local):
+            time.sleep(0.1)
+        for inst in local:
+            self.local.stop(inst.handle, force=True)
 
     def _loop(self) -> None:
         while not self.halt.is_set():

@@ -26,6 +26,7 @@ from forgeml.services import serving
 from forgeml.services.context import Context, Workspace
 from forgeml.services.endpoints import SERVING_TOPIC
 from forgeml.services.serving import RoutedDeployment, RoutedEndpoint
+from forgeml.serving.collector import DataCollector
 from forgeml.serving.forward import ConnectionPool, UpstreamError
 from forgeml.serving.metrics import ServingMetrics
 
@@ -134,7 +135,7 @@ class ServingRouter:
         self.metrics = ServingMetrics()
         self.requests: RequestLog | None = None
         self.shadow_tasks: set[asyncio.Task[None]] = set()
-        self.collector: Any = None
+        self.collector: DataCollector | None = None
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.requests is None:
@@ -144,6 +145,8 @@ class ServingRouter:
     def close(self) -> None:
         if self.requests is not None:
             self.requests.close()
+        if self.collector is not None:
+            self.collector.close()
 
     async def _body(self, receive: Receive) -> bytes:
         chunks = []
