@@ -56,6 +56,7 @@ class RoutingTable:
         self.loaded_at = 0.0
         self.stale = True
         self.lock = asyncio.Lock()
+        self.background: asyncio.Task[None] | None = None
         workspace.listeners.append(self._heard)
 
     def _heard(self, topic: str) -> None:
@@ -63,17 +64,29 @@ class RoutingTable:
             self.stale = True
 
     async def current(self) -> dict[str, RoutedEndpoint]:
-        if self.stale or time.monotonic() - self.loaded_at > REFRESH_S:
+        """The snapshot; after a change in this process, the fresh one (so a caller who just
+        moved traffic sees it on the next request). Otherwise an old snapshot is reloaded in
+        the background while requests go on with it."""
+        if self.stale:
             async with self.lock:
-                if self.stale or time.monotonic() - self.loaded_at > REFRESH_S:
-                    self.stale = False
-                    try:
-                        self.endpoints = await asyncio.to_thread(serving.routing, self.ctx)
-                        self.loaded_at = time.monotonic()
-                    except Exception:
-                        log.exception("could not reload the routing table")
-                        self.loaded_at = time.monotonic()
+                if self.stale:
+                    await self._reload()
+        elif time.monotonic() - self.loaded_at > REFRESH_S and not self.lock.locked():
+            self.loaded_at = time.monotonic()
+            self.background = asyncio.get_running_loop().create_task(self._locked_reload())
         return self.endpoints
+
+    async def _locked_reload(self) -> None:
+        async with self.lock:
+            await self._reload()
+
+    async def _reload(self) -> None:
+        self.stale = False
+        try:
+            self.endpoints = await asyncio.to_thread(serving.routing, self.ctx)
+        except Exception:  # keep serving from the last snapshot
+            log.exception("could not reload the routing table")
+        self.loaded_at = time.monotonic()
 
 
 class RequestLog:
