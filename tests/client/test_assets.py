@@ -114,7 +114,9 @@ def test_a_custom_model_folder(client: MLClient, http: TestClient, tmp_path: Pat
     folder = tree(tmp_path / "model", {"model.pkl": b"\x80\x04pickle", "score.py": "def run(): 1"})
     model = client.models.create_or_update(Model(name="clf", path=str(folder)))
     assert model.type == "custom_model"
-    assert manifest_files(http, model.path) == {"model.pkl", "score.py"}
+    # the folder keeps its name, as under Azure ML's AZUREML_MODEL_DIR
+    assert model.path.endswith("/model")
+    assert manifest_files(http, model.path) == {"model/model.pkl", "model/score.py"}
 
 
 def test_an_mlflow_model_needs_an_mlmodel_file(client: MLClient, tmp_path: Path) -> None:

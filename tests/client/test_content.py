@@ -74,10 +74,15 @@ def test_identical_content_is_stored_once(
     first = folder(tmp_path / "a", {"x.txt": same, "copy/x.txt": same, "y.txt": b"other"})
     second = folder(tmp_path / "b", {"x.txt": same, "copy/x.txt": same, "y.txt": b"other"})
     d = client.data.create_or_update(Data(name="d", path=str(first)))
-    m = client.models.create_or_update(Model(name="m", path=str(second)))
+    e = client.data.create_or_update(Data(name="e", path=str(second)))
     assert len(stored("blobs")) == 2  # two distinct contents, three files, two assets
     assert len(stored("manifests")) == 1
-    assert d.path == m.path  # identical content has an identical address
+    assert d.path == e.path  # identical content has an identical address
+    # a model keeps its folder's name in its content: the same blobs, a manifest of its own
+    m = client.models.create_or_update(Model(name="m", path=str(second)))
+    assert m.path.endswith("/b")
+    assert len(stored("blobs")) == 2
+    assert len(stored("manifests")) == 2
 
 
 @BOTH_ARTIFACT_STORES

@@ -138,9 +138,10 @@ def test_paths_may_reach_outside_the_yaml_folder(
     (tmp_path / "shared" / "conda.yml").write_text("dependencies:\n  - pip: [torch]\n")
 
     model = client.models.create_or_update(load_model(specs / "model.yml"))
-    digest = model.path.removeprefix("forgeml://content/")
+    digest, _, name = model.path.removeprefix("forgeml://content/").partition("/")
+    assert name == "weights"
     files = {f["path"] for f in http.get(f"/api/v1/content/{digest}").json()["files"]}
-    assert files == {"MLmodel", "model.bin"}
+    assert files == {"weights/MLmodel", "weights/model.bin"}
     env = client.environments.create_or_update(load_environment(specs / "env.yml"))
     assert env.conda_file == {"dependencies": [{"pip": ["torch"]}]}
 

@@ -7,7 +7,7 @@ import sys
 import typer
 
 from forgeml import __version__
-from forgeml.cli import assets, compute, jobs, up
+from forgeml.cli import assets, batch, compute, endpoints, jobs, up
 
 app = typer.Typer(
     name="forgeml",
@@ -20,6 +20,8 @@ app.command("up")(up.up)
 assets.register(app)
 app.add_typer(compute.app, name="compute")
 app.add_typer(jobs.app, name="job")
+endpoints.register(app)
+batch.register(app)
 
 
 def _version(value: bool) -> None:

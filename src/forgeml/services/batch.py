@@ -326,5 +326,6 @@ def invoke(ctx: Context, endpoint: str, body: BatchInvoke) -> AnyJobView:
 
 
 def list_jobs(ctx: Context, endpoint: str) -> Page[AnyJobView]:
+    authorize(ctx, "endpoints.read", endpoint)
     record(ctx, endpoint, BATCH)
     return jobs.list_jobs(ctx, tags=[f"endpoint={endpoint}", BATCH_TAG])

@@ -78,7 +78,7 @@ def check_content_uri(
         prefix = sub.rstrip("/") + "/"
         if not any(n.startswith(prefix) for n in names):
             raise SpecError(f"{uri} is a file, but this asset's type needs a folder.", field=field)
-    if must_contain and not sub and must_contain not in names:
+    if must_contain and f"{sub.rstrip('/')}/{must_contain}".lstrip("/") not in names:
         raise SpecError(
             f"the folder has no '{must_contain}' file at its top, which this asset type needs.",
             field=field,

@@ -14,6 +14,7 @@ from typing import Any
 from forgeml.core.errors import NotFoundError
 from forgeml.core.specs import Environment
 from forgeml.schemas.serving import InstanceAck, InstanceReport, WorkerSpec
+from forgeml.services.authz import authorize
 from forgeml.services.context import Context
 from forgeml.services.endpoints import ONLINE
 from forgeml.store.repositories import (
@@ -95,6 +96,7 @@ def _instance(ctx: Context, instance: str) -> InstanceRecord:
 
 
 def worker_spec(ctx: Context, instance: str) -> WorkerSpec:
+    authorize(ctx, "serving.run", instance)
     inst = _instance(ctx, instance)
     with ctx.db.read() as session:
         dep = EndpointRepository(session).deployment(inst.endpoint, inst.deployment)
@@ -122,6 +124,7 @@ def worker_spec(ctx: Context, instance: str) -> WorkerSpec:
 
 def report(ctx: Context, instance: str, body: InstanceReport) -> InstanceAck:
     """A worker's state (also its heartbeat); the answer says whether it is still wanted."""
+    authorize(ctx, "serving.run", instance)
     with ctx.db.write() as session:
         repo = EndpointRepository(session)
         found = repo.instance(instance)
@@ -141,6 +144,7 @@ def report(ctx: Context, instance: str, body: InstanceReport) -> InstanceAck:
 
 
 def worker_logs(ctx: Context, instance: str, text: str) -> None:
+    authorize(ctx, "serving.run", instance)
     inst = _instance(ctx, instance)
     append_logs(ctx, [(inst.endpoint, inst.deployment, instance, text)])
 
