@@ -22,7 +22,13 @@ from forgeml.client.assets import AssetOperations
 from forgeml.client.http import Http
 from forgeml.client.upload import Uploader
 from forgeml.core.content import is_local_path
-from forgeml.core.errors import NotFoundError, SpecError, UserError, error_from_payload
+from forgeml.core.errors import (
+    NotFoundError,
+    SpecError,
+    UnavailableError,
+    UserError,
+    error_from_payload,
+)
 from forgeml.core.specs import Environment, Model
 from forgeml.core.specs.endpoints import (
     BatchEndpoint,
@@ -204,7 +210,12 @@ class OnlineEndpointOperations:
         if deployment_name:
             headers["azureml-model-deployment"] = deployment_name
         url = f"{self._http.url}/endpoints/{endpoint_name}/score"
-        response = self._scoring.post(url, content=body, headers=headers)
+        try:
+            response = self._scoring.post(url, content=body, headers=headers)
+        except httpx.TransportError as exc:
+            raise UnavailableError(
+                f"no forgeml workspace answers at {self._http.url} ({exc}); is it running?"
+            ) from None
         if response.status_code >= 400:
             try:
                 payload = response.json()

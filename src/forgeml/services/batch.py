@@ -304,11 +304,15 @@ def invoke(ctx: Context, endpoint: str, body: BatchInvoke) -> AnyJobView:
                     k: f"${{{{parent.outputs.{k}}}}}" for k in component.get("outputs") or {}
                 },
             }
+            outputs = {
+                k: body.outputs.get(k) or {"type": (port or {}).get("type", "uri_folder")}
+                for k, port in (component.get("outputs") or {}).items()
+            }
             doc = {
                 "type": "pipeline",
                 "display_name": f"{endpoint}-{dep.name}",
                 "inputs": inputs,
-                "outputs": dict(body.outputs),
+                "outputs": {**body.outputs, **outputs},
                 "settings": r.get("settings") or {},
                 "jobs": {dep.name.replace("-", "_"): step},
             }

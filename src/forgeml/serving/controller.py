@@ -181,13 +181,13 @@ class ServingController:
         key = (dep.endpoint, dep.name)
         if dep.state in ("Creating", "Updating"):
             if failed:
-                reason = failed[0].message or "the instance failed to start"
+                reason = (failed[0].message or "the instance failed to start").splitlines()[0]
                 serving.set_deployment(
                     self.ctx,
                     dep.endpoint,
                     dep.name,
                     state="Failed",
-                    message=f"an instance failed to start: {reason}",
+                    message=f"an instance failed to start: {reason} (its log has the details)",
                 )
                 self._stop_all(active)
             elif len(ready) >= want:

@@ -57,6 +57,7 @@ def check_traffic(traffic: dict[str, int], mirror: dict[str, int]) -> None:
         raise ValueError(
             f"the traffic shares add up to {total}; they must add up to 100 (or all be 0)."
         )
+    mirror = {name: share for name, share in mirror.items() if share}  # 0 mirrors nothing
     if len(mirror) > 1:
         raise ValueError("mirror_traffic may name one deployment only.")
     for name, share in mirror.items():

@@ -33,6 +33,8 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any, NoReturn, TextIO
 
+from .scoring import numeric_columns
+
 _LEVELS = {"debug": 10, "info": 20, "warning": 30}
 _TABULAR_READERS = {".csv": "read_csv", ".parquet": "read_parquet", ".pq": "read_parquet"}
 
@@ -147,6 +149,9 @@ def _mlflow_scorer(config: WorkerConfig) -> Callable[[list[str]], Chunk]:
     np: Any = importlib.import_module("numpy")
     pyfunc: Any = importlib.import_module("mlflow.pyfunc")
     model = pyfunc.load_model(config.mlmodel_dir)
+    metadata = model.metadata
+    signature = getattr(metadata, "signature", None)
+    numeric = numeric_columns(metadata.get_input_schema()) if signature is not None else None
 
     def score(files: list[str]) -> Chunk:
         chunk = Chunk(items=0, failed_files=0)
@@ -162,6 +167,15 @@ def _mlflow_scorer(config: WorkerConfig) -> Callable[[list[str]], Chunk]:
                         "batch scoring reads .csv, .parquet and .pq files"
                     )
                 data = getattr(pd, reader)(path)
+                if numeric:
+                    # a CSV's 2 is an integer; a column the signature types as double takes it
+                    wrong = {
+                        c: numeric[c]
+                        for c, dtype in data.dtypes.items()
+                        if c in numeric and dtype != numeric[c]
+                    }
+                    if wrong:
+                        data = data.astype(wrong)
                 predictions = _prediction_frame(pd, np, model.predict(data))
             except Exception as exc:
                 chunk.failed_files += 1

@@ -211,7 +211,7 @@ class MlflowScorer:
         if schema is not None and not schema.is_tensor_spec() and schema.has_input_names():
             self._columns = list(schema.input_names())
         self._helpers = _mlflow_parsers()
-        self._numeric = _numeric_columns(schema)
+        self._numeric = numeric_columns(schema)
 
     # parsing -------------------------------------------------------------------------------
 
@@ -406,7 +406,7 @@ def _mlflow_parsers() -> tuple[Callable[..., Any], Callable[..., Any]] | None:
     return frame, tensors
 
 
-def _numeric_columns(schema: Any) -> dict[str, Any] | None:
+def numeric_columns(schema: Any) -> dict[str, Any] | None:
     """Column name -> numpy dtype when every input is a named numeric or boolean column."""
     if schema is None or schema.is_tensor_spec() or not schema.has_input_names():
         return None
