@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -19,8 +20,13 @@ from typing import Any, Protocol
 
 from forgeml.compute.ray import RayCluster, RayTarget
 from forgeml.compute.ray_gang import ray_options
+from forgeml.core.errors import ForgemlError
 
 WORKER_MODULE = "forgeml.serving.worker"
+#: Ray's own lines in a job's log (its job manager's, and the entrypoint it echoes)
+_RAY_LINE = re.compile(
+    r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+\s+[A-Z]+ |Running entrypoint for job )"
+)
 
 
 class Launcher(Protocol):
@@ -126,7 +132,14 @@ class RayLauncher:
             "entrypoint": f"mkdir -p {folder} && cd {folder} && exec {shlex.join(argv)}",
         }
         body.update({f"entrypoint_{k}": v for k, v in ray_options(self.target.resources).items()})
-        submission = self.cluster.submit(body)
+        try:
+            submission = self.cluster.submit(body)
+        except Exception:
+            # the cluster may have taken the job and lost only its answer: the instance is
+            # recorded as failed, so a worker running anyway would serve nobody
+            with contextlib.suppress(Exception):
+                self.cluster.stop(body["submission_id"])
+            raise
         return {
             "kind": "ray",
             "compute": self.target.name,
@@ -139,8 +152,31 @@ class RayLauncher:
         return info is not None and info.get("status") in ("PENDING", "RUNNING")
 
     def stop(self, handle: dict[str, Any], *, force: bool = False) -> None:
+        # Ray signals the worker and every process under it (the scoring host too, though it
+        # has a session of its own) and kills what is left a few seconds later: `force` is moot
         with contextlib.suppress(Exception):
             self.cluster.stop(str(handle.get("submission_id")))
+
+    def exit_reason(self, handle: dict[str, Any], lines: int = 6) -> str | None:
+        """Why the handle's Ray job ended, in Ray's words with the entrypoint's last lines; None
+        while it runs or when the cluster does not answer. For a worker that ended before it
+        could tell the workspace itself (no such interpreter on the node, no route to the
+        workspace's URL)."""
+        submission = str(handle.get("submission_id"))
+        try:
+            info = self.cluster.job(submission)
+        except ForgemlError:
+            return None
+        if info is None:
+            return f"the Ray cluster no longer knows Ray job {submission}"
+        status = str(info.get("status") or "")
+        if status in ("PENDING", "RUNNING"):
+            return None
+        first, _, rest = str(info.get("message") or "").partition("\n")
+        said = first.split(", last available logs", 1)[0].strip()
+        tail = [ln for ln in rest.splitlines() if ln.strip() and not _RAY_LINE.match(ln)]
+        reason = f"Ray job {submission} {status.lower()}" + (f": {said}" if said else "")
+        return reason + ("; last output:\n" + "\n".join(tail[-lines:]) if tail else "")
 
     def close(self) -> None:
         self.cluster.close()

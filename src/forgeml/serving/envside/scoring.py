@@ -81,7 +81,8 @@ def _json_default(value: Any) -> Any:
 def dumps(value: Any, producer: str) -> bytes:
     """JSON bytes of a scoring result; numpy and pandas values become lists."""
     try:
-        return json.dumps(value, default=_json_default, separators=(",", ":")).encode()
+        # json.dumps spacing, as Azure ML's inference server and `mlflow models serve` answer
+        return json.dumps(value, default=_json_default).encode()
     except (TypeError, ValueError) as exc:
         message = f"{producer} returned a value that cannot be sent as JSON: {exc}"
         raise OutputError(message) from exc
