@@ -162,7 +162,12 @@ class ServingController:
                 except Exception:
                     alive = True
                 if not alive:
-                    message = inst.message or "the serving worker stopped without saying why"
+                    why = getattr(self._launcher_of(inst), "exit_reason", None)
+                    message = (
+                        inst.message
+                        or (why(inst.handle) if why else None)
+                        or "the serving worker stopped without saying why"
+                    )
                     serving.set_instance(self.ctx, inst.id, state="failed", message=message)
                     inst = InstanceRecord(
                         **{**inst.__dict__, "state": "failed", "message": message}
@@ -178,6 +183,8 @@ class ServingController:
         active = [i for i in current if i.state in ("starting", "ready")]
         ready = [i for i in current if i.state == "ready"]
         failed = [i for i in current if i.state == "failed"]
+        # an instance stopped from outside (its Ray job stopped) is replaced like a failed one
+        gone = [i for i in current if i.state == "stopped"]
         key = (dep.endpoint, dep.name)
         if dep.state in ("Creating", "Updating"):
             if failed:
@@ -205,9 +212,8 @@ class ServingController:
                 for _ in range(want - len(active)):
                     self._start(dep)
         elif dep.state == "Succeeded" and dep.serving_generation == gen:
-            if failed:
-                for inst in failed:
-                    serving.remove_instance(self.ctx, inst.id)
+            for inst in failed + gone:
+                serving.remove_instance(self.ctx, inst.id)
             if len(active) < want and self._may_restart(key, bool(failed)):
                 for _ in range(want - len(active)):
                     self._start(dep)

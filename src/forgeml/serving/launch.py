@@ -95,6 +95,19 @@ class LocalLauncher:
         except OSError:
             return False
 
+    def exit_reason(self, handle: dict[str, Any], lines: int = 6) -> str | None:
+        """The last lines the worker wrote before it ended (its log on this machine)."""
+        log = self.home / "serving" / f"{handle.get('instance', '')}.log"
+        try:
+            tail = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
+        except OSError:
+            return None
+        return (
+            "the serving worker ended; its last output:\n" + "\n".join(tail[-lines:])
+            if tail
+            else None
+        )
+
     def stop(self, handle: dict[str, Any], *, force: bool = False) -> None:
         pid = int(handle.get("pid", 0))
         if pid and self.alive(handle):

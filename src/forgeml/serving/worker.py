@@ -85,6 +85,8 @@ class LogPump:
 
     def __call__(self, line: str) -> None:
         line = line.rstrip("\n")
+        # also here: a worker that cannot reach the workspace leaves its reason in its own log
+        print(line, flush=True)
         with self.lock:
             self.lines.append(line)
             self.tail.append(line)
@@ -213,7 +215,8 @@ class Worker:
                 data = json.loads(ready_file.read_text())
                 address = str(data["address"])
                 if self.bind_host == "0.0.0.0":
-                    address = address.replace("0.0.0.0", _node_address())
+                    # the host names its loopback address; others reach it at the node's
+                    address = address.replace("://127.0.0.1:", f"://{_node_address()}:")
                 return address
             code = self.host.poll()
             if code is not None:
