@@ -60,7 +60,6 @@ class MLClient:
         return result
 
     def close(self) -> None:
-        self.online_endpoints.close()
         self._http.close()
 
     def __enter__(self) -> MLClient:

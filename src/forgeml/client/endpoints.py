@@ -122,7 +122,6 @@ class OnlineEndpointOperations:
     def __init__(self, http: Http) -> None:
         self._http = http
         self._keys: dict[str, str] = {}
-        self._scoring = httpx.Client(timeout=httpx.Timeout(200.0, connect=10.0))
 
     def begin_create_or_update(self, endpoint: OnlineEndpoint) -> Poller[OnlineEndpoint]:
         body = endpoint.to_wire()
@@ -211,7 +210,10 @@ class OnlineEndpointOperations:
             headers["azureml-model-deployment"] = deployment_name
         url = f"{self._http.url}/endpoints/{endpoint_name}/score"
         try:
-            response = self._scoring.post(url, content=body, headers=headers)
+            # the deployment's own request_timeout_ms (up to 180 s) bounds the wait
+            response = self._http.client.post(
+                url, content=body, headers=headers, timeout=httpx.Timeout(200.0, connect=10.0)
+            )
         except httpx.TransportError as exc:
             raise UnavailableError(
                 f"no forgeml workspace answers at {self._http.url} ({exc}); is it running?"
@@ -228,9 +230,6 @@ class OnlineEndpointOperations:
                 {"code": (error or {}).get("code", "ScoringError"), "message": message},
             )
         return response.text
-
-    def close(self) -> None:
-        self._scoring.close()
 
 
 class OnlineDeploymentOperations:
