@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 from pathlib import Path
 from typing import Annotated
 
@@ -66,4 +67,14 @@ def up(
     import gc
 
     gc.freeze()
+    # scoring requests are logged per deployment (`online-deployment get-logs`); a console line
+    # each would cost the router more than its own work
+    logging.getLogger("uvicorn.access").addFilter(_NotScoring())
     uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+class _NotScoring(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        path = args[2] if isinstance(args, tuple) and len(args) > 2 else ""
+        return not (isinstance(path, str) and path.startswith("/endpoints/"))
