@@ -72,6 +72,7 @@ class WorkerSpec(BaseModel):
     environment_key: str
     environment_variables: dict[str, str] = Field(default_factory=dict)
     max_concurrent_requests: int = 1
+    max_queue_wait_ms: int | None = None
 
 
 class InstanceReport(BaseModel):

@@ -171,6 +171,8 @@ def create_or_update(
     if ep.state == "Deleting":
         raise ConflictError(f"endpoint '{endpoint}' is being deleted.")
     resolved = _resolve(ctx, dep, ep.spec)
+    # as Azure ML does: all traffic moves once the deployment is ready, never to one that is not
+    resolved["all_traffic"] = all_traffic
     spec = dep.to_wire()
     spec.pop("name", None)
     with ctx.db.write() as session:
@@ -187,9 +189,6 @@ def create_or_update(
             state="Creating" if current is None else "Updating",
             created_by=ctx.principal.name,
         )
-        if all_traffic:
-            mirror = {k: v for k, v in repo.get(endpoint).mirror_traffic.items() if k != dep.name}  # type: ignore[union-attr]
-            repo.update(endpoint, traffic={dep.name: 100}, mirror_traffic=mirror)
     ctx.workspace.notify(SERVING_TOPIC)
     return to_view(saved)
 

@@ -68,6 +68,43 @@ def set_deployment(ctx: Context, endpoint: str, name: str, **fields: Any) -> Non
         EndpointRepository(session).update_deployment(endpoint, name, **fields)
 
 
+def succeed(ctx: Context, dep: DeploymentRecord) -> None:
+    """The deployment's generation serves from now on; with `--all-traffic`, all of the
+    endpoint's traffic moves to it in the same transaction."""
+    with ctx.db.write() as session:
+        repo = EndpointRepository(session)
+        current = repo.deployment(dep.endpoint, dep.name, lock=True)
+        if current is None or current.generation != dep.generation:
+            return  # updated meanwhile: the next pass looks at the new generation
+        resolved = dict(current.resolved)
+        if resolved.pop("all_traffic", False):
+            ep = repo.get(dep.endpoint, lock=True)
+            if ep is not None:
+                mirror = {k: v for k, v in ep.mirror_traffic.items() if k != dep.name}
+                repo.update(dep.endpoint, traffic={dep.name: 100}, mirror_traffic=mirror)
+        repo.update_deployment(
+            dep.endpoint,
+            dep.name,
+            state="Succeeded",
+            message=None,
+            serving_generation=dep.generation,
+            resolved=resolved,
+        )
+
+
+def fail(ctx: Context, dep: DeploymentRecord, message: str) -> None:
+    """The deployment's new generation will not serve (an update's previous one goes on)."""
+    with ctx.db.write() as session:
+        repo = EndpointRepository(session)
+        current = repo.deployment(dep.endpoint, dep.name, lock=True)
+        if current is None or current.generation != dep.generation:
+            return
+        resolved = {k: v for k, v in current.resolved.items() if k != "all_traffic"}
+        repo.update_deployment(
+            dep.endpoint, dep.name, state="Failed", message=message, resolved=resolved
+        )
+
+
 def forget_deployment(ctx: Context, endpoint: str, name: str) -> None:
     with ctx.db.write() as session:
         EndpointRepository(session).delete_deployment(endpoint, name)
@@ -119,6 +156,7 @@ def worker_spec(ctx: Context, instance: str) -> WorkerSpec:
         max_concurrent_requests=int(
             (r.get("request_settings") or {}).get("max_concurrent_requests_per_instance", 1)
         ),
+        max_queue_wait_ms=(r.get("request_settings") or {}).get("max_queue_wait_ms"),
     )
 
 

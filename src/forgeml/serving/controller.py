@@ -189,23 +189,14 @@ class ServingController:
         if dep.state in ("Creating", "Updating"):
             if failed:
                 reason = (failed[0].message or "the instance failed to start").splitlines()[0]
-                serving.set_deployment(
+                serving.fail(
                     self.ctx,
-                    dep.endpoint,
-                    dep.name,
-                    state="Failed",
-                    message=f"an instance failed to start: {reason} (its log has the details)",
+                    dep,
+                    f"an instance failed to start: {reason} (its log has the details)",
                 )
                 self._stop_all(active)
             elif len(ready) >= want:
-                serving.set_deployment(
-                    self.ctx,
-                    dep.endpoint,
-                    dep.name,
-                    state="Succeeded",
-                    message=None,
-                    serving_generation=gen,
-                )
+                serving.succeed(self.ctx, dep)
                 self.switched[key] = time.monotonic()
                 self.ctx.workspace.notify(SERVING_TOPIC)
             else:

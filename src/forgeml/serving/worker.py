@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import json
 import os
 import signal
@@ -41,6 +42,7 @@ from forgeml.schemas.serving import InstanceAck, InstanceReport, WorkerSpec
 from forgeml.serving.hostpkg import host_path
 
 HEARTBEAT_S = 2.0
+_PR_SET_PDEATHSIG = 1
 STOP_GRACE_S = 15.0
 INIT_FAILED_EXIT = 3
 
@@ -120,6 +122,15 @@ def _node_address() -> str:
             return "127.0.0.1"
 
 
+def _die_with_parent() -> None:
+    """In the scoring host, before it runs: on Linux, SIGTERM when its worker dies, so that a
+    worker killed outright (SIGKILL) never leaves a host serving nobody."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def _pump(stream: IO[bytes], say: LogPump) -> None:
     for raw in iter(stream.readline, b""):
         say(raw.decode(errors="replace"))
@@ -183,6 +194,7 @@ class Worker:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_die_with_parent,  # one prctl call: safe between fork and exec
         )
         assert self.host.stdout is not None
         threading.Thread(target=_pump, args=(self.host.stdout, self.say), daemon=True).start()
@@ -248,6 +260,8 @@ class Worker:
         env = realized.apply(dict(os.environ))
         args = ["--bind", f"{self.bind_host}:0", "--name", f"{spec.endpoint}/{spec.deployment}"]
         args += ["--max-concurrent-requests", str(spec.max_concurrent_requests)]
+        if spec.max_queue_wait_ms is not None:
+            args += ["--max-queue-wait", str(spec.max_queue_wait_ms / 1000)]
         cwd = self.workdir
         if spec.model_uri:
             item = RunnerInput(type=spec.model_type or "custom_model", uri=spec.model_uri)
