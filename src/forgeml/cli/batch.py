@@ -13,18 +13,22 @@ from typing import Annotated, Any
 
 import typer
 
-from forgeml.cli.endpoints import (
+from forgeml.cli.common_endpoints import (
+    EndpointOverrideOpt,
+    NameOverrideOpt,
     NoWaitOpt,
-    OfEndpointOpt,
     OutOpt,
     SetOpt,
-    YesOpt,
+    add_deploy_commands,
+    add_deployment_commands,
+    add_endpoint_commands,
     client,
-    confirm,
+    load_deployment,
     load_or_build,
     overrides,
-    wait,
+    patched,
 )
+from forgeml.cli.jobs import LIST_COLUMNS, stream_job
 from forgeml.cli.output import OutputFormat, emit
 
 endpoint_app = typer.Typer(
@@ -39,8 +43,10 @@ deployment_app = typer.Typer(
 ENDPOINT_COLUMNS = ["name", "defaults.deployment_name", "provisioning_state", "scoring_uri"]
 DEPLOYMENT_COLUMNS = ["name", "endpoint_name", "type", "compute", "provisioning_state"]
 
+EndpointFileOpt = Annotated[
+    Path | None, typer.Option("--file", "-f", help="The batch endpoint YAML.")
+]
 EndpointOpt = Annotated[str, typer.Option("--name", "-n", help="The batch endpoint's name.")]
-DeploymentOpt = Annotated[str, typer.Option("--name", "-n", help="The deployment's name.")]
 
 
 # --- batch-endpoint ----------------------------------------------------------------------------
@@ -48,12 +54,8 @@ DeploymentOpt = Annotated[str, typer.Option("--name", "-n", help="The deployment
 
 @endpoint_app.command("create")
 def endpoint_create(
-    file: Annotated[
-        Path | None, typer.Option("--file", "-f", help="The batch endpoint YAML.")
-    ] = None,
-    name: Annotated[
-        str | None, typer.Option("--name", "-n", help="The name (overrides the file).")
-    ] = None,
+    file: EndpointFileOpt = None,
+    name: NameOverrideOpt = None,
     set_: SetOpt = None,
     no_wait: NoWaitOpt = False,
     output: OutOpt = OutputFormat.json,
@@ -69,12 +71,8 @@ def endpoint_create(
 
 @endpoint_app.command("update")
 def endpoint_update(
-    file: Annotated[
-        Path | None, typer.Option("--file", "-f", help="The batch endpoint YAML.")
-    ] = None,
-    name: Annotated[
-        str | None, typer.Option("--name", "-n", help="The endpoint (overrides the file).")
-    ] = None,
+    file: EndpointFileOpt = None,
+    name: EndpointOverrideOpt = None,
     set_: SetOpt = None,
     no_wait: NoWaitOpt = False,
     output: OutOpt = OutputFormat.json,
@@ -86,37 +84,24 @@ def endpoint_update(
 
         endpoint = load_batch_endpoint(file, overrides({"name": name}, set_))
     elif name is not None and set_:
-        from forgeml.core.specs.base import validate_spec
-        from forgeml.core.specs.endpoints import BatchEndpoint
-        from forgeml.core.specs.yamlio import apply_overrides
-
-        data = ops.get(name).to_wire()
-        apply_overrides(data, set_)
-        endpoint = validate_spec(BatchEndpoint, data, file="(--set)")
+        endpoint = patched(ops.get(name), set_)
     else:
         raise typer.BadParameter("give --file (the endpoint YAML), or --name with --set.")
     emit(ops.begin_create_or_update(endpoint).result(), output)
 
 
-@endpoint_app.command("show")
-def endpoint_show(name: EndpointOpt, output: OutOpt = OutputFormat.json) -> None:
-    """Show a batch endpoint: its scoring URI and default deployment."""
-    emit(client().batch_endpoints.get(name), output)
-
-
-@endpoint_app.command("list")
-def endpoint_list(output: OutOpt = OutputFormat.table) -> None:
-    """List batch endpoints."""
-    emit(list(client().batch_endpoints.list()), output, ENDPOINT_COLUMNS)
-
-
-@endpoint_app.command("delete")
-def endpoint_delete(name: EndpointOpt, yes: YesOpt = False, no_wait: NoWaitOpt = False) -> None:
-    """Delete a batch endpoint with all its deployments (its jobs stay)."""
-    confirm(f"batch endpoint '{name}' and all its deployments", yes)
-    poller = client().batch_endpoints.begin_delete(name)
-    if not no_wait:
-        wait(poller, f"Deleting batch endpoint '{name}'")
+add_endpoint_commands(
+    endpoint_app,
+    lambda: client().batch_endpoints,
+    "batch endpoint",
+    "The batch endpoint's name.",
+    ENDPOINT_COLUMNS,
+    (
+        "Show a batch endpoint: its scoring URI and default deployment.",
+        "List batch endpoints.",
+        "Delete a batch endpoint with all its deployments (its jobs stay).",
+    ),
+)
 
 
 def _json_option(text: str | None, option: str) -> dict[str, Any]:
@@ -193,8 +178,7 @@ def endpoint_invoke(
     one: Any = input_
     if input_ is not None and input_type is not None:
         one = {"type": input_type, "path": input_}
-    sdk = client()
-    job = sdk.batch_endpoints.invoke(
+    job = client().batch_endpoints.invoke(
         name,
         input=one,
         inputs=ports["inputs"] or None,
@@ -205,19 +189,12 @@ def endpoint_invoke(
     )
     emit(job, output)
     if stream:
-        from forgeml.client.jobs import JobFailedError
-
-        try:
-            sdk.jobs.stream(str(job.name))
-        except JobFailedError:
-            raise typer.Exit(1) from None
+        stream_job(str(job.name))
 
 
 @endpoint_app.command("list-jobs")
 def endpoint_list_jobs(name: EndpointOpt, output: OutOpt = OutputFormat.table) -> None:
     """List the scoring jobs an endpoint has started, newest first."""
-    from forgeml.cli.jobs import LIST_COLUMNS
-
     emit(list(client().batch_endpoints.list_jobs(name)), output, LIST_COLUMNS)
 
 
@@ -230,13 +207,13 @@ def _deploy(
     endpoint_name: str | None,
     sets: list[str] | None,
     set_default: bool,
+    no_wait: bool,
     output: OutputFormat,
 ) -> None:
+    """Create or update a batch deployment; it is ready once stored: --no-wait changes nothing."""
     from forgeml.core.specs.endpoints import load_batch_deployment
 
-    deployment = load_batch_deployment(
-        file, overrides({"name": name, "endpoint_name": endpoint_name}, sets)
-    )
+    deployment = load_deployment(load_batch_deployment, file, name, endpoint_name, sets)
     sdk = client()
     made = sdk.batch_deployments.begin_create_or_update(deployment).result()
     if set_default:
@@ -248,69 +225,29 @@ def _deploy(
     emit(made, output)
 
 
-@deployment_app.command("create")
-def deployment_create(
-    file: Annotated[Path, typer.Option("--file", "-f", help="The batch deployment YAML.")],
-    name: Annotated[
-        str | None, typer.Option("--name", "-n", help="The name (overrides the file).")
-    ] = None,
-    endpoint_name: Annotated[
-        str | None, typer.Option("--endpoint-name", "-e", help="The endpoint (overrides the file).")
-    ] = None,
-    set_default: Annotated[
-        bool, typer.Option("--set-default", help="Make it the endpoint's default deployment.")
-    ] = False,
-    set_: SetOpt = None,
-    no_wait: NoWaitOpt = False,
-    output: OutOpt = OutputFormat.json,
-) -> None:
-    """Create a batch deployment (or update it); local model and code are uploaded first."""
-    _deploy(file, name, endpoint_name, set_, set_default, output)
+add_deploy_commands(
+    deployment_app,
+    _deploy,
+    "The batch deployment YAML.",
+    ("--set-default", "Make it the endpoint's default deployment."),
+    (
+        "Create a batch deployment (or update it); local model and code are uploaded first.",
+        "Update a batch deployment; jobs already running keep the version they started with.",
+    ),
+)
 
 
-@deployment_app.command("update")
-def deployment_update(
-    file: Annotated[Path, typer.Option("--file", "-f", help="The batch deployment YAML.")],
-    name: Annotated[
-        str | None, typer.Option("--name", "-n", help="The name (overrides the file).")
-    ] = None,
-    endpoint_name: Annotated[
-        str | None, typer.Option("--endpoint-name", "-e", help="The endpoint (overrides the file).")
-    ] = None,
-    set_: SetOpt = None,
-    no_wait: NoWaitOpt = False,
-    output: OutOpt = OutputFormat.json,
-) -> None:
-    """Update a batch deployment; jobs already running keep the version they started with."""
-    _deploy(file, name, endpoint_name, set_, False, output)
-
-
-@deployment_app.command("show")
-def deployment_show(
-    name: DeploymentOpt, endpoint_name: OfEndpointOpt, output: OutOpt = OutputFormat.json
-) -> None:
-    """Show a batch deployment."""
-    emit(client().batch_deployments.get(name, endpoint_name), output)
-
-
-@deployment_app.command("list")
-def deployment_list(endpoint_name: OfEndpointOpt, output: OutOpt = OutputFormat.table) -> None:
-    """List a batch endpoint's deployments."""
-    emit(list(client().batch_deployments.list(endpoint_name)), output, DEPLOYMENT_COLUMNS)
-
-
-@deployment_app.command("delete")
-def deployment_delete(
-    name: DeploymentOpt,
-    endpoint_name: OfEndpointOpt,
-    yes: YesOpt = False,
-    no_wait: NoWaitOpt = False,
-) -> None:
-    """Delete a batch deployment (the jobs it ran stay)."""
-    confirm(f"deployment '{name}' of batch endpoint '{endpoint_name}'", yes)
-    poller = client().batch_deployments.begin_delete(name, endpoint_name)
-    if not no_wait:
-        wait(poller, f"Deleting deployment '{name}'")
+add_deployment_commands(
+    deployment_app,
+    lambda: client().batch_deployments,
+    "batch endpoint",
+    DEPLOYMENT_COLUMNS,
+    (
+        "Show a batch deployment.",
+        "List a batch endpoint's deployments.",
+        "Delete a batch deployment (the jobs it ran stay).",
+    ),
+)
 
 
 def register(root: typer.Typer) -> None:

@@ -8,18 +8,30 @@ Endpoint keys are printed by `get-credentials` only.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import Annotated
 
 import typer
 
+from forgeml.cli.common_endpoints import (
+    DeploymentOpt,
+    EndpointOverrideOpt,
+    NameOverrideOpt,
+    NoWaitOpt,
+    OfEndpointOpt,
+    OutOpt,
+    SetOpt,
+    add_deploy_commands,
+    add_deployment_commands,
+    add_endpoint_commands,
+    client,
+    load_deployment,
+    load_or_build,
+    overrides,
+    patched,
+    wait,
+)
 from forgeml.cli.output import OutputFormat, emit
-
-if TYPE_CHECKING:
-    from pydantic import BaseModel
-
-T = TypeVar("T", bound="BaseModel")
 
 endpoint_app = typer.Typer(
     help="Online endpoints: a scoring URL with deployments behind it and the traffic between them.",
@@ -39,70 +51,8 @@ DEPLOYMENT_COLUMNS = [
     "instance_count",
 ]
 
-FileOpt = Annotated[Path, typer.Option("--file", "-f", help="The YAML file to create from.")]
-SetOpt = Annotated[
-    list[str] | None, typer.Option("--set", help="Override a field: key.path=value (repeatable).")
-]
+EndpointFileOpt = Annotated[Path | None, typer.Option("--file", "-f", help="The endpoint YAML.")]
 EndpointOpt = Annotated[str, typer.Option("--name", "-n", help="The endpoint's name.")]
-DeploymentOpt = Annotated[str, typer.Option("--name", "-n", help="The deployment's name.")]
-OfEndpointOpt = Annotated[
-    str, typer.Option("--endpoint-name", "-e", help="The endpoint the deployment belongs to.")
-]
-YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
-NoWaitOpt = Annotated[
-    bool, typer.Option("--no-wait", help="Return at once, without waiting for the workspace.")
-]
-OutOpt = Annotated[OutputFormat, typer.Option("--output", "-o", help="json, yaml or table.")]
-
-
-def client() -> Any:
-    from forgeml.client import MLClient
-
-    return MLClient()
-
-
-def overrides(flags: dict[str, str | None], sets: list[str] | None) -> list[str]:
-    """Flags such as --name as `--set` overrides, applied before the document is validated."""
-    return [f"{k}={v}" for k, v in flags.items() if v is not None] + (sets or [])
-
-
-def wait(poller: Any, doing: str) -> Any:
-    """`poller.result()` behind a spinner on stderr; Ctrl-C stops waiting, not the work."""
-    from rich.console import Console
-
-    started = time.monotonic()
-    try:
-        with Console(stderr=True).status(doing) as status:
-            while not poller.done():
-                status.update(f"{doing} ({time.monotonic() - started:.0f} s)")
-                time.sleep(0.5)
-    except KeyboardInterrupt:
-        typer.secho(
-            "stopped waiting; the workspace carries on (`show` says how it is going).",
-            err=True,
-        )
-        raise typer.Exit(130) from None
-    return poller.result()
-
-
-def confirm(what: str, yes: bool) -> None:
-    if not yes:
-        typer.confirm(f"Are you sure you want to delete {what}?", abort=True, err=True)
-
-
-def load_or_build(loader: Any, model: type[T], file: Path | None, extra: list[str], what: str) -> T:
-    """The document in `file` with `extra` overrides, or one made of the overrides alone."""
-    if file is not None:
-        found: T = loader(file, extra)
-        return found
-    from forgeml.core.specs.base import validate_spec
-    from forgeml.core.specs.yamlio import apply_overrides
-
-    data: dict[str, Any] = {}
-    apply_overrides(data, extra)
-    if not data.get("name"):
-        raise typer.BadParameter(f"give --file (the {what} YAML) or --name.")
-    return validate_spec(model, data, file="(command line)")
 
 
 # --- online-endpoint ---------------------------------------------------------------------------
@@ -110,10 +60,8 @@ def load_or_build(loader: Any, model: type[T], file: Path | None, extra: list[st
 
 @endpoint_app.command("create")
 def endpoint_create(
-    file: Annotated[Path | None, typer.Option("--file", "-f", help="The endpoint YAML.")] = None,
-    name: Annotated[
-        str | None, typer.Option("--name", "-n", help="The name (overrides the file).")
-    ] = None,
+    file: EndpointFileOpt = None,
+    name: NameOverrideOpt = None,
     auth_mode: Annotated[
         str | None, typer.Option("--auth-mode", help="key (default), aml_token or aad_token.")
     ] = None,
@@ -131,10 +79,8 @@ def endpoint_create(
 
 @endpoint_app.command("update")
 def endpoint_update(
-    file: Annotated[Path | None, typer.Option("--file", "-f", help="The endpoint YAML.")] = None,
-    name: Annotated[
-        str | None, typer.Option("--name", "-n", help="The endpoint (overrides the file).")
-    ] = None,
+    file: EndpointFileOpt = None,
+    name: EndpointOverrideOpt = None,
     traffic: Annotated[
         str | None,
         typer.Option("--traffic", "-r", help='Live traffic per deployment: "blue=90 green=10".'),
@@ -169,7 +115,7 @@ def endpoint_update(
 
         endpoint = load_online_endpoint(file, overrides({"name": name}, set_))
     elif set_:
-        endpoint = _patched(ops.get(name), set_)
+        endpoint = patched(ops.get(name), set_)
     elif split:
         emit(ops.update_traffic(name, traffic=live, mirror_traffic=shadow), output)
         return
@@ -183,35 +129,18 @@ def endpoint_update(
     emit(ops.create_or_update(endpoint.model_copy(update={key: {} for key in split})), output)
 
 
-def _patched(current: Any, sets: list[str]) -> Any:
-    """The endpoint as the workspace has it, with `--set` overrides applied."""
-    from forgeml.core.specs.base import validate_spec
-    from forgeml.core.specs.yamlio import apply_overrides
-
-    data = current.to_wire()
-    apply_overrides(data, sets)
-    return validate_spec(type(current), data, file="(--set)")
-
-
-@endpoint_app.command("show")
-def endpoint_show(name: EndpointOpt, output: OutOpt = OutputFormat.json) -> None:
-    """Show an endpoint: its scoring URI, state and traffic split."""
-    emit(client().online_endpoints.get(name), output)
-
-
-@endpoint_app.command("list")
-def endpoint_list(output: OutOpt = OutputFormat.table) -> None:
-    """List online endpoints."""
-    emit(list(client().online_endpoints.list()), output, ENDPOINT_COLUMNS)
-
-
-@endpoint_app.command("delete")
-def endpoint_delete(name: EndpointOpt, yes: YesOpt = False, no_wait: NoWaitOpt = False) -> None:
-    """Delete an endpoint with all its deployments."""
-    confirm(f"online endpoint '{name}' and all its deployments", yes)
-    poller = client().online_endpoints.begin_delete(name)
-    if not no_wait:
-        wait(poller, f"Deleting online endpoint '{name}'")
+add_endpoint_commands(
+    endpoint_app,
+    lambda: client().online_endpoints,
+    "online endpoint",
+    "The endpoint's name.",
+    ENDPOINT_COLUMNS,
+    (
+        "Show an endpoint: its scoring URI, state and traffic split.",
+        "List online endpoints.",
+        "Delete an endpoint with all its deployments.",
+    ),
+)
 
 
 @endpoint_app.command("invoke")
@@ -282,9 +211,7 @@ def _deploy(
 ) -> None:
     from forgeml.core.specs.endpoints import load_online_deployment
 
-    deployment = load_online_deployment(
-        file, overrides({"name": name, "endpoint_name": endpoint_name}, sets)
-    )
+    deployment = load_deployment(load_online_deployment, file, name, endpoint_name, sets)
     ops = client().online_deployments
     poller = ops.begin_create_or_update(deployment, all_traffic=all_traffic)
     if no_wait:
@@ -300,69 +227,29 @@ def _deploy(
     )
 
 
-@deployment_app.command("create")
-def deployment_create(
-    file: FileOpt,
-    name: Annotated[
-        str | None, typer.Option("--name", "-n", help="The name (overrides the file).")
-    ] = None,
-    endpoint_name: Annotated[
-        str | None, typer.Option("--endpoint-name", "-e", help="The endpoint (overrides the file).")
-    ] = None,
-    all_traffic: Annotated[
-        bool, typer.Option("--all-traffic", help="Send all the endpoint's traffic to it once up.")
-    ] = False,
-    set_: SetOpt = None,
-    no_wait: NoWaitOpt = False,
-    output: OutOpt = OutputFormat.json,
-) -> None:
-    """Create a deployment and wait until its instances are ready (or it fails)."""
-    _deploy(file, name, endpoint_name, set_, all_traffic, no_wait, output)
+add_deploy_commands(
+    deployment_app,
+    _deploy,
+    "The YAML file to create from.",
+    ("--all-traffic", "Send all the endpoint's traffic to it once up."),
+    (
+        "Create a deployment and wait until its instances are ready (or it fails).",
+        "Update a deployment: new instances start before the old ones stop.",
+    ),
+)
 
 
-@deployment_app.command("update")
-def deployment_update(
-    file: FileOpt,
-    name: Annotated[
-        str | None, typer.Option("--name", "-n", help="The name (overrides the file).")
-    ] = None,
-    endpoint_name: Annotated[
-        str | None, typer.Option("--endpoint-name", "-e", help="The endpoint (overrides the file).")
-    ] = None,
-    set_: SetOpt = None,
-    no_wait: NoWaitOpt = False,
-    output: OutOpt = OutputFormat.json,
-) -> None:
-    """Update a deployment: new instances start before the old ones stop."""
-    _deploy(file, name, endpoint_name, set_, False, no_wait, output)
-
-
-@deployment_app.command("show")
-def deployment_show(
-    name: DeploymentOpt, endpoint_name: OfEndpointOpt, output: OutOpt = OutputFormat.json
-) -> None:
-    """Show a deployment: its document, provisioning state and instances."""
-    emit(client().online_deployments.get(name, endpoint_name), output)
-
-
-@deployment_app.command("list")
-def deployment_list(endpoint_name: OfEndpointOpt, output: OutOpt = OutputFormat.table) -> None:
-    """List an endpoint's deployments."""
-    emit(list(client().online_deployments.list(endpoint_name)), output, DEPLOYMENT_COLUMNS)
-
-
-@deployment_app.command("delete")
-def deployment_delete(
-    name: DeploymentOpt,
-    endpoint_name: OfEndpointOpt,
-    yes: YesOpt = False,
-    no_wait: NoWaitOpt = False,
-) -> None:
-    """Delete a deployment (move its traffic elsewhere first)."""
-    confirm(f"deployment '{name}' of online endpoint '{endpoint_name}'", yes)
-    poller = client().online_deployments.begin_delete(name, endpoint_name)
-    if not no_wait:
-        wait(poller, f"Deleting deployment '{name}'")
+add_deployment_commands(
+    deployment_app,
+    lambda: client().online_deployments,
+    "online endpoint",
+    DEPLOYMENT_COLUMNS,
+    (
+        "Show a deployment: its document, provisioning state and instances.",
+        "List an endpoint's deployments.",
+        "Delete a deployment (move its traffic elsewhere first).",
+    ),
+)
 
 
 @deployment_app.command("get-logs")

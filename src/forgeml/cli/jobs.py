@@ -31,7 +31,7 @@ def _client() -> Any:
     return MLClient()
 
 
-def _stream(name: str) -> None:
+def stream_job(name: str) -> None:
     """Follow the job; a job that did not complete makes the command exit with 1."""
     from forgeml.client.jobs import JobFailedError
 
@@ -64,7 +64,7 @@ def create(
     created = _client().jobs.create_or_update(job)
     emit(created, output)
     if stream:
-        _stream(str(created.name))
+        stream_job(str(created.name))
 
 
 @app.command("show")
@@ -132,13 +132,13 @@ def rerun(
     created = _client().jobs.rerun(name)
     emit(created, output)
     if stream:
-        _stream(str(created.name))
+        stream_job(str(created.name))
 
 
 @app.command("stream")
 def stream(name: NameOpt) -> None:
     """Follow a job's logs live until it ends; exits with 1 if it failed or was canceled."""
-    _stream(name)
+    stream_job(name)
 
 
 @app.command("download")

@@ -180,6 +180,23 @@ def create_or_update(
         current = repo.deployment(endpoint, dep.name, lock=True)
         if current is not None and current.state == "Deleting":
             raise ConflictError(f"deployment '{dep.name}' is being deleted; wait, then create it.")
+        if current is not None and current.serving_generation is not None:
+            # the generation that serves now keeps serving (and restarting) until the new one
+            # is ready: its spec stays beside the new one
+            serving_spec = (
+                current.resolved
+                if current.serving_generation == current.generation
+                else (current.resolved.get("previous") or {})
+            )
+            if serving_spec:
+                resolved["previous"] = {
+                    **{
+                        k: v
+                        for k, v in serving_spec.items()
+                        if k not in ("previous", "all_traffic")
+                    },
+                    "generation": current.serving_generation,
+                }
         saved = repo.put_deployment(
             endpoint,
             dep.name,

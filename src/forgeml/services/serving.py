@@ -45,12 +45,23 @@ def state(ctx: Context) -> ServingState:
 
 
 def add_instance(
-    ctx: Context, dep: DeploymentRecord, instance: str, handle: dict[str, Any]
+    ctx: Context, dep: DeploymentRecord, instance: str, handle: dict[str, Any], generation: int
 ) -> InstanceRecord:
     with ctx.db.write() as session:
         return EndpointRepository(session).add_instance(
-            instance, dep.endpoint, dep.name, dep.generation, handle
+            instance, dep.endpoint, dep.name, generation, handle
         )
+
+
+def resolved_for(dep: DeploymentRecord, generation: int) -> dict[str, Any] | None:
+    """What generation `generation` of the deployment serves: the current one's resolved
+    spec, or (during an update, or after a failed one) the previous generation's."""
+    if generation == dep.generation:
+        return dep.resolved
+    previous = dep.resolved.get("previous")
+    if isinstance(previous, dict) and previous.get("generation") == generation:
+        return previous
+    return None
 
 
 def set_instance(ctx: Context, instance: str, **fields: Any) -> None:
@@ -139,7 +150,12 @@ def worker_spec(ctx: Context, instance: str) -> WorkerSpec:
         dep = EndpointRepository(session).deployment(inst.endpoint, inst.deployment)
     if dep is None:
         raise NotFoundError(f"the deployment of serving instance '{instance}' was deleted.")
-    r = dep.resolved
+    r = resolved_for(dep, inst.generation)
+    if r is None:
+        raise NotFoundError(
+            f"serving instance '{instance}' belongs to generation {inst.generation} of its "
+            "deployment, which was replaced."
+        )
     model = r.get("model") or {}
     return WorkerSpec(
         instance=instance,

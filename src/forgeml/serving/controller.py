@@ -55,6 +55,7 @@ class ServingController:
         self.thread: threading.Thread | None = None
         self.switched: dict[tuple[str, str], float] = {}
         self.stopping: dict[str, float] = {}
+        self.forced: set[str] = set()
         self.backoff: dict[tuple[str, str], tuple[float, float]] = {}
         workspace.listeners.append(self._heard)
 
@@ -139,12 +140,18 @@ class ServingController:
             known.add(key)
             insts = groups.get(key, [])
             endpoint = state.endpoints.get(dep.endpoint)
-            if dep.state == "Deleting" or endpoint is None or endpoint.state == "Deleting":
-                if self._stop_all(insts):
-                    serving.forget_deployment(self.ctx, dep.endpoint, dep.name)
-                    self.ctx.workspace.notify(SERVING_TOPIC)
-                continue
-            self._reconcile(dep, insts)
+            try:
+                if dep.state == "Deleting" or endpoint is None or endpoint.state == "Deleting":
+                    if self._stop_all(insts):
+                        serving.forget_deployment(self.ctx, dep.endpoint, dep.name)
+                        self.switched.pop(key, None)
+                        self.backoff.pop(key, None)
+                        self.ctx.workspace.notify(SERVING_TOPIC)
+                    continue
+                self._reconcile(dep, insts)
+            except Exception as exc:  # one deployment's trouble must not stall the others
+                log.exception("reconciling %s/%s failed", dep.endpoint, dep.name)
+                self._note(dep, f"the serving controller could not act on it: {exc}")
         for key, insts in groups.items():
             if key not in known:
                 self._stop_all(insts)
@@ -153,6 +160,13 @@ class ServingController:
             if endpoint.state == "Deleting" and endpoint.name not in remaining:
                 serving.forget_endpoint(self.ctx, endpoint.name)
 
+    def _note(self, dep: DeploymentRecord, line: str) -> None:
+        """A line in the deployment's log (what happened to its instances, and why)."""
+        try:
+            serving.append_logs(self.ctx, [(dep.endpoint, dep.name, None, line)])
+        except Exception:  # the log is worth less than the pass
+            log.exception("could not log for %s/%s", dep.endpoint, dep.name)
+
     def _check_alive(self, insts: list[InstanceRecord]) -> list[InstanceRecord]:
         out = []
         for inst in insts:
@@ -160,7 +174,7 @@ class ServingController:
                 try:
                     alive = self._launcher_of(inst).alive(inst.handle)
                 except Exception:
-                    alive = True
+                    alive = True  # a cluster that does not answer: unknown, not dead
                 if not alive:
                     why = getattr(self._launcher_of(inst), "exit_reason", None)
                     message = (
@@ -178,15 +192,17 @@ class ServingController:
 
     def _reconcile(self, dep: DeploymentRecord, insts: list[InstanceRecord]) -> None:
         insts = self._check_alive(insts)
-        gen, want = dep.generation, int(dep.resolved.get("instance_count", 1))
-        current = [i for i in insts if i.generation == gen]
-        active = [i for i in current if i.state in ("starting", "ready")]
-        ready = [i for i in current if i.state == "ready"]
-        failed = [i for i in current if i.state == "failed"]
-        # an instance stopped from outside (its Ray job stopped) is replaced like a failed one
-        gone = [i for i in current if i.state == "stopped"]
+        gen, serving_gen = dep.generation, dep.serving_generation
         key = (dep.endpoint, dep.name)
+        # the generation that serves keeps its instances, whatever a rollout beside it does
+        if serving_gen is not None:
+            self._keep(dep, [i for i in insts if i.generation == serving_gen], serving_gen)
+        current = [i for i in insts if i.generation == gen]
         if dep.state in ("Creating", "Updating"):
+            want = int(dep.resolved.get("instance_count", 1))
+            active = [i for i in current if i.state in ("starting", "ready")]
+            ready = [i for i in current if i.state == "ready"]
+            failed = [i for i in current if i.state in ("failed", "stopped")]
             if failed:
                 reason = (failed[0].message or "the instance failed to start").splitlines()[0]
                 serving.fail(
@@ -201,20 +217,43 @@ class ServingController:
                 self.ctx.workspace.notify(SERVING_TOPIC)
             else:
                 for _ in range(want - len(active)):
-                    self._start(dep)
-        elif dep.state == "Succeeded" and dep.serving_generation == gen:
-            for inst in failed + gone:
-                serving.remove_instance(self.ctx, inst.id)
-            if len(active) < want and self._may_restart(key, bool(failed)):
-                for _ in range(want - len(active)):
-                    self._start(dep)
-            elif len(active) > want:
-                self._stop_all(sorted(active, key=lambda i: i.started_at)[want:])
+                    self._start(dep, gen)
+        elif dep.state == "Failed" and serving_gen != gen:
+            # a failed rollout: its instances go (its reason stays on the deployment)
+            self._stop_all([i for i in current if i.state != "failed"])
+            for inst in current:
+                if inst.state == "failed":
+                    serving.remove_instance(self.ctx, inst.id)
         # generations that no longer serve (and are not the one being started)
         since = self.switched.get(key, 0.0)
-        old = [i for i in insts if i.generation not in (gen, dep.serving_generation)]
+        old = [i for i in insts if i.generation not in (gen, serving_gen)]
         if old and time.monotonic() - since >= DRAIN_S:
             self._stop_all(old)
+
+    def _keep(self, dep: DeploymentRecord, insts: list[InstanceRecord], generation: int) -> None:
+        """Replace the serving generation's dead instances, and hold its instance count."""
+        spec = serving.resolved_for(dep, generation)
+        if spec is None:
+            return
+        want = int(spec.get("instance_count", 1))
+        key = (dep.endpoint, dep.name)
+        ended = [i for i in insts if i.state in ("failed", "stopped")]
+        for inst in ended:
+            reason = (inst.message or "it stopped").splitlines()[0]
+            self._note(dep, f"instance {inst.id} ended ({reason}); starting a replacement")
+            serving.remove_instance(self.ctx, inst.id)
+            self._forget(inst)
+        active = [i for i in insts if i.state in ("starting", "ready")]
+        if len(active) < want:
+            if self._may_restart(key, bool(ended)):
+                for _ in range(want - len(active)):
+                    self._start(dep, generation)
+        elif len(active) > want:
+            self._stop_all(sorted(active, key=lambda i: i.started_at)[want:])
+        elif all(i.state == "ready" for i in active) and key in self.backoff:
+            _pause, last = self.backoff[key]
+            if time.monotonic() - last > BACKOFF_MAX_S:
+                del self.backoff[key]  # healthy for a while: the next failure restarts at once
 
     def _may_restart(self, key: tuple[str, str], after_failure: bool) -> bool:
         now = time.monotonic()
@@ -226,12 +265,14 @@ class ServingController:
         self.backoff[key] = (min(max(pause * 2, 2.0), BACKOFF_MAX_S), now)
         return True
 
-    def _start(self, dep: DeploymentRecord) -> None:
+    def _start(self, dep: DeploymentRecord, generation: int) -> None:
         instance = uuid.uuid4().hex
         compute = str(dep.resolved.get("compute") or "local")
         launcher = self.launcher(compute)
         # the row first: the worker asks for its spec as soon as it starts
-        serving.add_instance(self.ctx, dep, instance, {"kind": "pending", "compute": compute})
+        serving.add_instance(
+            self.ctx, dep, instance, {"kind": "pending", "compute": compute}, generation
+        )
         try:
             handle = launcher.start(instance)
         except Exception as exc:
@@ -245,8 +286,14 @@ class ServingController:
         serving.set_instance(self.ctx, instance, handle=handle)
         log.info("started serving instance %s of %s/%s", instance, dep.endpoint, dep.name)
 
+    def _forget(self, inst: InstanceRecord) -> None:
+        self.stopping.pop(inst.id, None)
+        self.forced.discard(inst.id)
+        if inst.handle.get("kind") in ("local", "pending"):
+            self.local.cleanup(inst.id)
+
     def _stop_all(self, insts: list[InstanceRecord]) -> bool:
-        """Ask each instance to stop; True once all of them are gone."""
+        """Ask each instance to stop (once; killed past STOP_TIMEOUT_S); True once all are gone."""
         gone = True
         now = time.monotonic()
         for inst in insts:
@@ -257,12 +304,17 @@ class ServingController:
                 alive = True
             if not alive:
                 serving.remove_instance(self.ctx, inst.id)
-                self.stopping.pop(inst.id, None)
+                self._forget(inst)
                 continue
             gone = False
-            first = self.stopping.setdefault(inst.id, now)
-            if inst.state != "stopping":
-                serving.set_instance(self.ctx, inst.id, state="stopping")
-                self.ctx.workspace.notify(SERVING_TOPIC)
-            launcher.stop(inst.handle, force=now - first > STOP_TIMEOUT_S)
+            first = self.stopping.get(inst.id)
+            if first is None:
+                self.stopping[inst.id] = now
+                if inst.state != "stopping":
+                    serving.set_instance(self.ctx, inst.id, state="stopping")
+                    self.ctx.workspace.notify(SERVING_TOPIC)
+                launcher.stop(inst.handle)
+            elif now - first > STOP_TIMEOUT_S and inst.id not in self.forced:
+                self.forced.add(inst.id)
+                launcher.stop(inst.handle, force=True)
         return gone

@@ -12,6 +12,7 @@ import contextlib
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -107,6 +108,12 @@ class LocalLauncher:
             if tail
             else None
         )
+
+    def cleanup(self, instance: str) -> None:
+        """Remove a stopped instance's working folder (its code copy) and its worker log."""
+        folder = self.home / "serving"
+        shutil.rmtree(folder / instance, ignore_errors=True)
+        (folder / f"{instance}.log").unlink(missing_ok=True)
 
     def stop(self, handle: dict[str, Any], *, force: bool = False) -> None:
         pid = int(handle.get("pid", 0))
