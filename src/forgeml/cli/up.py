@@ -61,7 +61,11 @@ def up(
     from forgeml.scheduler import scheduler_config
 
     # the API and the job scheduler in one process
-    app = create_app(workspace, scheduler=scheduler_config(settings))
+    app = create_app(
+        workspace,
+        scheduler=scheduler_config(settings),
+        collector_flush_s=settings.collector_flush_s,
+    )
     # what start-up built lives as long as the server: keep it out of the cyclic collector's
     # full passes, which otherwise stall a request for ~100 ms every few thousand calls
     import gc

@@ -188,6 +188,23 @@ class OnlineEndpointOperations:
 
         return Poller(gone)
 
+    def _score(
+        self, endpoint_name: str, body: bytes, key: str, deployment_name: str | None
+    ) -> httpx.Response:
+        headers = {"authorization": f"Bearer {key}", "content-type": "application/json"}
+        if deployment_name:
+            headers["azureml-model-deployment"] = deployment_name
+        url = f"{self._http.url}/endpoints/{endpoint_name}/score"
+        try:
+            # the deployment's own request_timeout_ms (up to 180 s) bounds the wait
+            return self._http.client.post(
+                url, content=body, headers=headers, timeout=httpx.Timeout(200.0, connect=10.0)
+            )
+        except httpx.TransportError as exc:
+            raise UnavailableError(
+                f"no forgeml workspace answers at {self._http.url} ({exc}); is it running?"
+            ) from None
+
     def invoke(
         self,
         endpoint_name: str,
@@ -204,20 +221,14 @@ class OnlineEndpointOperations:
             body = request if isinstance(request, bytes) else json.dumps(request).encode()
         else:
             raise SpecError("invoke needs a request_file (or a request).", field="request_file")
-        key = self._keys.get(endpoint_name) or self.get_keys(endpoint_name).primary_key
-        headers = {"authorization": f"Bearer {key}", "content-type": "application/json"}
-        if deployment_name:
-            headers["azureml-model-deployment"] = deployment_name
-        url = f"{self._http.url}/endpoints/{endpoint_name}/score"
-        try:
-            # the deployment's own request_timeout_ms (up to 180 s) bounds the wait
-            response = self._http.client.post(
-                url, content=body, headers=headers, timeout=httpx.Timeout(200.0, connect=10.0)
+        cached = self._keys.get(endpoint_name)
+        key = cached or self.get_keys(endpoint_name).primary_key
+        response = self._score(endpoint_name, body, key, deployment_name)
+        if response.status_code == 401 and cached:
+            # the keys were regenerated since they were read: once more with fresh ones
+            response = self._score(
+                endpoint_name, body, self.get_keys(endpoint_name).primary_key, deployment_name
             )
-        except httpx.TransportError as exc:
-            raise UnavailableError(
-                f"no forgeml workspace answers at {self._http.url} ({exc}); is it running?"
-            ) from None
         if response.status_code >= 400:
             try:
                 payload = response.json()

@@ -44,8 +44,8 @@ class DeploymentMetrics(BaseModel):
     endpoint: str
     deployment: str
     requests: int = 0
-    errors: int = Field(0, description="answers with status 500 or more")
-    client_errors: int = Field(0, description="answers with status 400 to 499")
+    errors: int = Field(0, description="answers with status 500 or more, and timeouts (408)")
+    client_errors: int = Field(0, description="answers with status 400 to 499 but 408")
     mirrored: int = 0
     latency: LatencySummary = Field(default_factory=LatencySummary)
     window: int = Field(0, description="how many recent requests the latency figures cover")

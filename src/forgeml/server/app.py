@@ -57,7 +57,12 @@ def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
     return f"{err.get('msg', 'invalid request')}.", field
 
 
-def create_app(workspace: Workspace, *, scheduler: SchedulerConfig | None = None) -> FastAPI:
+def create_app(
+    workspace: Workspace,
+    *,
+    scheduler: SchedulerConfig | None = None,
+    collector_flush_s: float = 30.0,
+) -> FastAPI:
     """The API over `workspace`; with `scheduler`, its lifespan also runs the job scheduler."""
 
     @asynccontextmanager
@@ -96,7 +101,7 @@ def create_app(workspace: Workspace, *, scheduler: SchedulerConfig | None = None
     )
     app.state.workspace = workspace
     serving_router = ServingRouter(workspace)
-    serving_router.collector = DataCollector(workspace, Settings().collector_flush_s)
+    serving_router.collector = DataCollector(workspace, collector_flush_s)
     app.state.serving = serving_router
     # scoring requests never enter FastAPI's routing: a plain ASGI layer answers them
     app.add_middleware(ServingMiddleware, router=serving_router)

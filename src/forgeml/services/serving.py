@@ -7,11 +7,12 @@ the router run inside a server process and call these functions directly.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from forgeml.core.errors import NotFoundError
+from forgeml.core.errors import ForgemlError, NotFoundError
 from forgeml.core.specs import Environment
 from forgeml.schemas.serving import InstanceAck, InstanceReport, WorkerSpec
 from forgeml.services.authz import authorize
@@ -24,6 +25,8 @@ from forgeml.store.repositories import (
     InstanceRecord,
 )
 from forgeml.store.repositories.common import utcnow
+
+log = logging.getLogger("forgeml.serving")
 
 
 @dataclass(frozen=True)
@@ -217,7 +220,8 @@ class RoutedDeployment:
 @dataclass
 class RoutedEndpoint:
     name: str
-    keys: tuple[str, ...]
+    #: the plain keys, as bytes (never in a repr, so never in a log or a traceback)
+    keys: tuple[bytes, ...] = field(repr=False)
     traffic: dict[str, int]
     mirror_traffic: dict[str, int]
     deployments: dict[str, RoutedDeployment] = field(default_factory=dict)
@@ -232,9 +236,15 @@ def routing(ctx: Context) -> dict[str, RoutedEndpoint]:
     for ep in current.endpoints.values():
         if ep.state == "Deleting":
             continue
+        try:
+            keys = tuple(box.decrypt(v).encode() for v in ep.keys.values())
+        except ForgemlError:
+            # one endpoint whose keys this server cannot read does not take the others down
+            log.exception("the keys of endpoint '%s' cannot be decrypted", ep.name)
+            continue
         out[ep.name] = RoutedEndpoint(
             name=ep.name,
-            keys=tuple(box.decrypt(v) for v in ep.keys.values()),
+            keys=keys,
             traffic=dict(ep.traffic),
             mirror_traffic=dict(ep.mirror_traffic),
         )

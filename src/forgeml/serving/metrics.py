@@ -45,7 +45,7 @@ class ServingMetrics:
         else:
             fig.requests += 1
             fig.latencies.append(elapsed_ms)
-        if status >= 500:
+        if status >= 500 or status == 408:  # a deployment too slow to answer is its error
             fig.errors += 1
         elif status >= 400:
             fig.client_errors += 1

@@ -19,6 +19,7 @@ import random
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -39,6 +40,8 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 log = logging.getLogger("forgeml.serving.router")
 
 PREFIX = "/endpoints/"
+#: the largest request body the router takes (the scoring host takes as much)
+MAX_BODY_BYTES = 256 << 20
 REFRESH_S = 1.0
 _JSON = [(b"content-type", b"application/json")]
 
@@ -54,6 +57,10 @@ class RoutingTable:
         self.ctx = Context(workspace)
         self.endpoints: dict[str, RoutedEndpoint] = {}
         self.loaded_at = 0.0
+        #: whether a snapshot was ever read (before that, an unknown name is not a 404)
+        self.loaded = False
+        #: called with each fresh snapshot (the router closes connections to gone addresses)
+        self.on_reload: Callable[[dict[str, RoutedEndpoint]], None] | None = None
         self.stale = True
         self.lock = asyncio.Lock()
         self.background: asyncio.Task[None] | None = None
@@ -84,39 +91,57 @@ class RoutingTable:
         self.stale = False
         try:
             self.endpoints = await asyncio.to_thread(serving.routing, self.ctx)
+            self.loaded = True
+            if self.on_reload is not None:
+                self.on_reload(self.endpoints)
         except Exception:  # keep serving from the last snapshot
             log.exception("could not reload the routing table")
         self.loaded_at = time.monotonic()
 
 
 class RequestLog:
-    """Request lines per deployment, written to the store in one batch a second."""
+    """Request lines per deployment: the hot path queues a tuple; once a second a thread
+    formats them and stores one log chunk per deployment."""
 
     def __init__(self, workspace: Workspace) -> None:
         self.ctx = Context(workspace)
-        self.lines: list[tuple[str, str, str | None, str]] = []
-        self.lock = threading.Lock()
+        self.queue: deque[tuple[str, str, float, str, str, str, int, float]] = deque(maxlen=200_000)
         self.halt = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True, name="request-log")
         self.thread.start()
 
-    def add(self, endpoint: str, deployment: str, line: str) -> None:
-        with self.lock:
-            if len(self.lines) < 50_000:
-                self.lines.append((endpoint, deployment, None, line))
+    def add(
+        self,
+        endpoint: str,
+        deployment: str,
+        request_id: str,
+        method: str,
+        route: str,
+        status: int,
+        elapsed_ms: float,
+    ) -> None:
+        self.queue.append(
+            (endpoint, deployment, time.time(), request_id, method, route, status, elapsed_ms)
+        )
 
     def _run(self) -> None:
         while not self.halt.wait(1.0):
             self.flush()
 
     def flush(self) -> None:
-        with self.lock:
-            batch, self.lines = self.lines, []
-        if batch:
+        chunks: dict[tuple[str, str], list[str]] = {}
+        while self.queue:
+            endpoint, deployment, when, rid, method, route, status, ms = self.queue.popleft()
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(when))
+            chunks.setdefault((endpoint, deployment), []).append(
+                f"{stamp} request {rid} {method} /{route} -> {status} in {ms:.1f} ms"
+            )
+        if chunks:
+            batch = [(e, d, None, "\n".join(lines)) for (e, d), lines in chunks.items()]
             try:
                 serving.append_logs(self.ctx, batch)
             except Exception:
-                log.exception("could not store %d request log lines", len(batch))
+                log.exception("could not store the request log lines of %d deployments", len(batch))
 
     def close(self) -> None:
         self.halt.set()
@@ -145,10 +170,15 @@ class ServingRouter:
         self.workspace = workspace
         self.table = RoutingTable(workspace)
         self.pool = ConnectionPool()
+        self.table.on_reload = self._reloaded
         self.metrics = ServingMetrics()
         self.requests: RequestLog | None = None
         self.shadow_tasks: set[asyncio.Task[None]] = set()
         self.collector: DataCollector | None = None
+
+    def _reloaded(self, endpoints: dict[str, RoutedEndpoint]) -> None:
+        live = {a for e in endpoints.values() for d in e.deployments.values() for a in d.addresses}
+        self.pool.forget(live)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.requests is None:
@@ -161,82 +191,105 @@ class ServingRouter:
         if self.collector is not None:
             self.collector.close()
 
-    async def _body(self, receive: Receive) -> bytes:
-        chunks = []
+    async def _body(self, receive: Receive) -> bytes | None:
+        """The request body; None past MAX_BODY_BYTES."""
+        chunks, size = [], 0
         while True:
             message = await receive()
-            chunks.append(message.get("body", b""))
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                return None
+            chunks.append(chunk)
             if not message.get("more_body"):
-                return b"".join(chunks)
+                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
-        headers = {k.decode("latin-1").lower(): v for k, v in scope["headers"]}
-        request_id = headers.get("x-request-id", b"").decode("latin-1") or uuid.uuid4().hex
-        parts = scope["path"][len(PREFIX) :].split("/", 1)
-        name, route = parts[0], (parts[1] if len(parts) > 1 else "")
+        auth = pinned_raw = rid_raw = b""
+        content_type = b"application/json"
+        for key, value in scope["headers"]:
+            if key == b"authorization":
+                auth = value
+            elif key == b"azureml-model-deployment":
+                pinned_raw = value
+            elif key == b"x-request-id":
+                rid_raw = value
+            elif key == b"content-type":
+                content_type = value
+        request_id = rid_raw.decode("latin-1") if rid_raw else uuid.uuid4().hex
+        name, _, route = scope["path"][len(PREFIX) :].partition("/")
         method = scope["method"]
-        body = await self._body(receive) if method == "POST" else b""
         deployment: str | None = None
-        out_headers = list(_JSON)
-        if route not in ("score", "swagger.json") or (route == "score") != (method == "POST"):
-            status, payload = _error(
-                404,
-                "NotFound",
-                f"no such scoring route: {method} {scope['path']}; send POST "
-                f"/endpoints/{name}/score (or GET /endpoints/{name}/swagger.json).",
-            )
-        else:
-            endpoints = await self.table.current()
-            endpoint = endpoints.get(name)
-            if endpoint is None:
+        out_headers = _JSON
+        try:
+            if route not in ("score", "swagger.json") or (route == "score") != (method == "POST"):
                 status, payload = _error(
-                    404, "EndpointNotFound", f"no online endpoint named '{name}'."
-                )
-            elif not self._authorized(endpoint, headers.get("authorization", b"")):
-                status, payload = _error(
-                    401,
-                    "Unauthorized",
-                    "a valid key is required: send 'Authorization: Bearer <key>' "
-                    "(`forgeml online-endpoint get-credentials` shows the keys).",
+                    404,
+                    "NotFound",
+                    f"no such scoring route: {method} {scope['path']}; send POST "
+                    f"/endpoints/{name}/score (or GET /endpoints/{name}/swagger.json).",
                 )
             else:
-                pinned = headers.get("azureml-model-deployment", b"").decode("latin-1") or None
-                deployment, status, payload, upstream_headers = await self._route(
-                    endpoint, pinned, route, body, headers, request_id
-                )
-                out_headers = upstream_headers or out_headers
+                endpoints = await self.table.current()
+                endpoint = endpoints.get(name)
+                if endpoint is None:
+                    status, payload = (
+                        _error(404, "EndpointNotFound", f"no online endpoint named '{name}'.")
+                        if self.table.loaded
+                        else _error(
+                            503,
+                            "RoutingUnavailable",
+                            "the workspace cannot read its endpoints right now; its log says why.",
+                        )
+                    )
+                elif not _authorized(endpoint, auth):
+                    status, payload = _error(
+                        401,
+                        "Unauthorized",
+                        "a valid key is required: send 'Authorization: Bearer <key>' "
+                        "(`forgeml online-endpoint get-credentials` shows the keys).",
+                    )
+                else:
+                    # the key first: nobody without one makes the workspace read a body
+                    body = await self._body(receive) if method == "POST" else b""
+                    if body is None:
+                        status, payload = _error(
+                            413,
+                            "PayloadTooLarge",
+                            f"the request body is over {MAX_BODY_BYTES >> 20} MiB; score it in "
+                            "parts, or use a batch endpoint.",
+                        )
+                    else:
+                        pinned = pinned_raw.decode("latin-1") if pinned_raw else None
+                        deployment, status, payload, upstream = await self._route(
+                            endpoint, pinned, route, body, content_type, request_id
+                        )
+                        out_headers = upstream or _JSON
+        except Exception:
+            error_id = uuid.uuid4().hex[:12]
+            log.exception(
+                "scoring request %s failed in the router (error id %s)", request_id, error_id
+            )
+            status, payload = _error(
+                500,
+                "RouterError",
+                f"the workspace could not route the request; error id {error_id} (its log has "
+                "the details).",
+            )
         elapsed_ms = (time.perf_counter() - started) * 1000
-        out_headers = [*out_headers, (b"x-request-id", request_id.encode("latin-1"))]
+        headers = [
+            *out_headers,
+            (b"content-length", str(len(payload)).encode()),
+            (b"x-request-id", request_id.encode("latin-1")),
+        ]
         if deployment is not None:
-            out_headers.append((b"azureml-model-deployment", deployment.encode()))
+            headers.append((b"azureml-model-deployment", deployment.encode()))
             self.metrics.record(name, deployment, status, elapsed_ms)
             if self.requests is not None:
-                self.requests.add(
-                    name,
-                    deployment,
-                    f"{time.strftime('%Y-%m-%dT%H:%M:%S')} request {request_id} {method} "
-                    f"/{route} -> {status} in {elapsed_ms:.1f} ms",
-                )
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [*out_headers, (b"content-length", str(len(payload)).encode())],
-            }
-        )
+                self.requests.add(name, deployment, request_id, method, route, status, elapsed_ms)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": payload})
-
-    @staticmethod
-    def _authorized(endpoint: RoutedEndpoint, header: bytes) -> bool:
-        scheme, _, token = header.decode("latin-1").partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            return False
-        given = token.strip().encode()
-        ok = False
-        for key in endpoint.keys:
-            ok |= hmac.compare_digest(given, key.encode())
-        return ok
 
     async def _route(
         self,
@@ -244,7 +297,7 @@ class ServingRouter:
         pinned: str | None,
         route: str,
         body: bytes,
-        headers: dict[str, bytes],
+        content_type: bytes,
         request_id: str,
     ) -> tuple[str | None, int, bytes, list[tuple[bytes, bytes]] | None]:
         if pinned is not None:
@@ -278,17 +331,17 @@ class ServingRouter:
                 )
             target = endpoint.deployments[choice]
             if endpoint.mirror_traffic and route == "score":
-                self._mirror(endpoint, body, headers, request_id)
+                self._mirror(endpoint, body, content_type, request_id)
         method, path = ("POST", "/score") if route == "score" else ("GET", "/swagger.json")
         status, payload, upstream = await self._forward(
-            endpoint.name, target, method, path, body, headers, request_id
+            endpoint.name, target, method, path, body, content_type, request_id
         )
         if self.collector is not None and route == "score" and target.data_collector:
             self.collector.add(endpoint.name, target, body, payload, status, request_id)
         return target.name, status, payload, upstream
 
     def _mirror(
-        self, endpoint: RoutedEndpoint, body: bytes, headers: dict[str, bytes], request_id: str
+        self, endpoint: RoutedEndpoint, body: bytes, content_type: bytes, request_id: str
     ) -> None:
         for name, percent in endpoint.mirror_traffic.items():
             shadow = endpoint.deployments.get(name)
@@ -297,7 +350,7 @@ class ServingRouter:
 
             async def copy(target: RoutedDeployment = shadow) -> None:
                 status, _, _ = await self._forward(
-                    endpoint.name, target, "POST", "/score", body, headers, request_id
+                    endpoint.name, target, "POST", "/score", body, content_type, request_id
                 )
                 self.metrics.record(endpoint.name, target.name, status, 0.0, mirrored=True)
 
@@ -312,13 +365,12 @@ class ServingRouter:
         method: str,
         path: str,
         body: bytes,
-        headers: dict[str, bytes],
+        content_type: bytes,
         request_id: str,
     ) -> tuple[int, bytes, list[tuple[bytes, bytes]] | None]:
         timeout = target.request_timeout_ms / 1000
         deadline = time.monotonic() + timeout
         tried: set[str] = set()
-        content_type = headers.get("content-type", b"application/json")
         refreshed = False
         while True:
             addresses = [a for a in target.addresses if a not in tried]
@@ -342,16 +394,14 @@ class ServingRouter:
             address = self.pool.pick(addresses)
             tried.add(address)
             try:
-                response = await asyncio.wait_for(
-                    self.pool.request(
+                async with asyncio.timeout(max(0.001, deadline - time.monotonic())):
+                    response = await self.pool.request(
                         address,
                         method,
                         path,
                         body,
                         [(b"content-type", content_type), (b"x-request-id", request_id.encode())],
-                    ),
-                    max(0.001, deadline - time.monotonic()),
-                )
+                    )
             except TimeoutError:
                 return *_error(
                     408,
@@ -370,6 +420,17 @@ class ServingRouter:
                 continue
             status, resp_headers, payload = response
             return status, payload, resp_headers
+
+
+def _authorized(endpoint: RoutedEndpoint, header: bytes) -> bool:
+    scheme, _, token = header.partition(b" ")
+    if scheme.lower() != b"bearer" or not token:
+        return False
+    given = token.strip()
+    ok = False
+    for key in endpoint.keys:  # every key compared, in constant time
+        ok |= hmac.compare_digest(given, key)
+    return ok
 
 
 def _weighted(traffic: dict[str, int]) -> str | None:

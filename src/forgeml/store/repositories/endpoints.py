@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 from forgeml.store.repositories.common import aware, utcnow
 from forgeml.store.tables_serving import DeploymentLogRow, DeploymentRow, EndpointRow, InstanceRow
 
-#: log lines kept per deployment; older ones are dropped as new ones arrive
-LOG_KEEP = 20_000
+#: log chunks kept per deployment (a chunk: a worker's lines, or a second of request lines)
+LOG_KEEP = 5_000
 
 
 @dataclass(frozen=True)
@@ -298,11 +298,23 @@ class EndpointRepository:
             self._prune(endpoint, deployment)
 
     def _prune(self, endpoint: str, deployment: str) -> None:
+        """Keep the newest LOG_KEEP chunks of the deployment (pruned 100 chunks past it)."""
         where = (DeploymentLogRow.endpoint == endpoint, DeploymentLogRow.deployment == deployment)
-        newest = self.session.scalar(select(func.max(DeploymentLogRow.id)).where(*where))
-        if newest is not None and newest % 1000 == 0:
+        count = self.session.scalar(
+            select(func.count()).select_from(DeploymentLogRow).where(*where)
+        )
+        if not count or count < LOG_KEEP + 100:
+            return
+        oldest_kept = self.session.scalar(
+            select(DeploymentLogRow.id)
+            .where(*where)
+            .order_by(DeploymentLogRow.id.desc())
+            .offset(LOG_KEEP - 1)
+            .limit(1)
+        )
+        if oldest_kept is not None:
             self.session.execute(
-                delete(DeploymentLogRow).where(*where, DeploymentLogRow.id <= newest - LOG_KEEP)
+                delete(DeploymentLogRow).where(*where, DeploymentLogRow.id < oldest_kept)
             )
 
     def logs(self, endpoint: str, deployment: str, *, limit: int) -> list[tuple[datetime, str]]:
