@@ -73,11 +73,18 @@ class WorkerSpec(BaseModel):
     environment_variables: dict[str, str] = Field(default_factory=dict)
     max_concurrent_requests: int = 1
     max_queue_wait_ms: int | None = None
+    request_timeout_ms: int = 5000
+    #: Azure ML's probes: readiness bounds the start (initial_delay + period * failures),
+    #: liveness is checked every `period` while the host serves
+    readiness_probe: dict[str, int] = Field(default_factory=dict)
+    liveness_probe: dict[str, int] = Field(default_factory=dict)
 
 
 class InstanceReport(BaseModel):
     state: InstanceStateName
     address: str | None = None
+    #: what the router must show the scoring host (sent once, with the address)
+    secret: str | None = Field(None, repr=False)
     message: str | None = None
 
 

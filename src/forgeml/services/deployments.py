@@ -147,6 +147,8 @@ def _resolve(ctx: Context, dep: OnlineDeployment, endpoint_spec: dict[str, Any])
         "instance_count": dep.instance_count,
         "compute": compute,
         "request_settings": dep.request_settings.model_dump(mode="json"),
+        "readiness_probe": dep.readiness_probe.model_dump(mode="json"),
+        "liveness_probe": dep.liveness_probe.model_dump(mode="json"),
         "data_collector": (
             dep.data_collector.model_dump(mode="json") if dep.data_collector else None
         ),

@@ -7,6 +7,7 @@ the router run inside a server process and call these functions directly.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -176,6 +177,9 @@ def worker_spec(ctx: Context, instance: str) -> WorkerSpec:
             (r.get("request_settings") or {}).get("max_concurrent_requests_per_instance", 1)
         ),
         max_queue_wait_ms=(r.get("request_settings") or {}).get("max_queue_wait_ms"),
+        request_timeout_ms=int((r.get("request_settings") or {}).get("request_timeout_ms", 5000)),
+        readiness_probe=dict(r.get("readiness_probe") or {}),
+        liveness_probe=dict(r.get("liveness_probe") or {}),
     )
 
 
@@ -192,6 +196,8 @@ def report(ctx: Context, instance: str, body: InstanceReport) -> InstanceAck:
             fields["state"] = body.state
         if body.address:
             fields["address"] = body.address
+        if body.secret:
+            fields["secret"] = ctx.workspace.secrets.encrypt(body.secret)
         if body.message:
             fields["message"] = body.message
         repo.update_instance(instance, **fields)
@@ -215,6 +221,8 @@ class RoutedDeployment:
     addresses: list[str]
     request_timeout_ms: int
     data_collector: dict[str, Any] | None
+    #: address -> the secret its scoring host wants to see
+    secrets: dict[str, bytes] = field(default_factory=dict, repr=False)
 
 
 @dataclass
@@ -252,8 +260,8 @@ def routing(ctx: Context) -> dict[str, RoutedEndpoint]:
         routed = out.get(dep.endpoint)
         if routed is None or dep.state == "Deleting":
             continue
-        addresses = [
-            i.address
+        ready = [
+            i
             for i in current.instances
             if i.endpoint == dep.endpoint
             and i.deployment == dep.name
@@ -261,11 +269,18 @@ def routing(ctx: Context) -> dict[str, RoutedEndpoint]:
             and i.state == "ready"
             and i.address
         ]
-        settings = dep.resolved.get("request_settings") or {}
+        spec = resolved_for(dep, dep.serving_generation or dep.generation) or dep.resolved
+        settings = spec.get("request_settings") or {}
+        secrets: dict[str, bytes] = {}
+        for inst in ready:
+            if inst.secret and inst.address:
+                with contextlib.suppress(ForgemlError):
+                    secrets[inst.address] = box.decrypt(inst.secret).encode()
         routed.deployments[dep.name] = RoutedDeployment(
             name=dep.name,
-            addresses=addresses,
+            addresses=[i.address for i in ready if i.address],
             request_timeout_ms=int(settings.get("request_timeout_ms", 5000)),
-            data_collector=dep.resolved.get("data_collector"),
+            data_collector=spec.get("data_collector"),
+            secrets=secrets,
         )
     return out

@@ -30,8 +30,8 @@ log = logging.getLogger("forgeml.serving")
 
 #: after the switch to a new generation, how long the old instances keep answering
 DRAIN_S = 1.5
-#: how long a stopped worker may take before it is killed
-STOP_TIMEOUT_S = 30.0
+#: how long a stopped worker may take before it is killed (a request may take 180 s)
+STOP_TIMEOUT_S = 200.0
 BACKOFF_MAX_S = 60.0
 #: how long a server that shuts down waits for its workers to finish their requests
 STOP_GRACE_S = 10.0

@@ -42,6 +42,8 @@ log = logging.getLogger("forgeml.serving.router")
 PREFIX = "/endpoints/"
 #: the largest request body the router takes (the scoring host takes as much)
 MAX_BODY_BYTES = 256 << 20
+#: the header that shows a scoring host the router's secret for it
+SECRET_HEADER = b"x-forgeml-instance-key"
 REFRESH_S = 1.0
 _JSON = [(b"content-type", b"application/json")]
 
@@ -400,7 +402,11 @@ class ServingRouter:
                         method,
                         path,
                         body,
-                        [(b"content-type", content_type), (b"x-request-id", request_id.encode())],
+                        [
+                            (b"content-type", content_type),
+                            (b"x-request-id", request_id.encode()),
+                            (SECRET_HEADER, target.secrets.get(address, b"")),
+                        ],
                     )
             except TimeoutError:
                 return *_error(

@@ -17,6 +17,7 @@ import contextlib
 import ctypes
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -39,11 +40,12 @@ from forgeml.runtime.api import RuntimeApi
 from forgeml.runtime.content import ContentCache
 from forgeml.schemas.runtime import RunnerInput
 from forgeml.schemas.serving import InstanceAck, InstanceReport, WorkerSpec
+from forgeml.serving.envside.online import SECRET_VAR
 from forgeml.serving.hostpkg import host_path
 
 HEARTBEAT_S = 2.0
 _PR_SET_PDEATHSIG = 1
-STOP_GRACE_S = 15.0
+STOP_GRACE_S = 5.0
 INIT_FAILED_EXIT = 3
 
 
@@ -59,10 +61,15 @@ class WorkerApi:
         return WorkerSpec.model_validate(self.http.json("GET", f"{self.base}/spec"))
 
     def report(
-        self, state: str, *, address: str | None = None, message: str | None = None
+        self,
+        state: str,
+        *,
+        address: str | None = None,
+        message: str | None = None,
+        secret: str | None = None,
     ) -> InstanceAck:
         body = InstanceReport.model_validate(
-            {"state": state, "address": address, "message": message}
+            {"state": state, "address": address, "message": message, "secret": secret}
         )
         return InstanceAck.model_validate(
             self.http.json("POST", f"{self.base}/state", json=body.model_dump(exclude_none=True))
@@ -122,6 +129,44 @@ def _node_address() -> str:
             return "127.0.0.1"
 
 
+def _ready_deadline(probe: dict[str, int]) -> float:
+    """Azure ML's start-up allowance: initial_delay + period x failure_threshold (310 s)."""
+    return float(
+        probe.get("initial_delay", 10)
+        + probe.get("period", 10) * probe.get("failure_threshold", 30)
+    )
+
+
+class _Liveness:
+    """Azure ML's liveness probe: GET /liveness every `period` s, `timeout` s each; the host
+    is dead after `failure_threshold` failures in a row."""
+
+    def __init__(self, address: str, probe: dict[str, int]) -> None:
+        self.url = f"{address}/liveness"
+        self.period = float(probe.get("period", 10))
+        self.timeout = float(probe.get("timeout", 2))
+        self.threshold = int(probe.get("failure_threshold", 30))
+        self.failures = 0
+        self.last = time.monotonic()
+        self.client = httpx.Client(timeout=self.timeout)
+
+    def check(self) -> str | None:
+        if time.monotonic() - self.last < self.period or self.url.startswith("unix:"):
+            return None
+        self.last = time.monotonic()
+        try:
+            ok = self.client.get(self.url).status_code == 200
+        except httpx.HTTPError:
+            ok = False
+        self.failures = 0 if ok else self.failures + 1
+        if self.failures >= self.threshold:
+            return (
+                f"the scoring host failed its liveness probe {self.failures} times in a row "
+                f"(every {self.period:g} s, {self.timeout:g} s each); restarting the instance"
+            )
+        return None
+
+
 def _die_with_parent() -> None:
     """In the scoring host, before it runs: on Linux, SIGTERM when its worker dies, so that a
     worker killed outright (SIGKILL) never leaves a host serving nobody."""
@@ -146,6 +191,8 @@ class Worker:
         self.stopping = threading.Event()
         self.host: subprocess.Popen[bytes] | None = None
         self.say = LogPump(api)
+        self.secret = secrets.token_urlsafe(24)
+        self.drain_s = 10.0
 
     def _on_signal(self, _signum: int, _frame: FrameType | None) -> None:
         self.stopping.set()
@@ -198,17 +245,24 @@ class Worker:
         )
         assert self.host.stdout is not None
         threading.Thread(target=_pump, args=(self.host.stdout, self.say), daemon=True).start()
-        address = self._await_ready(ready_file)
+        address = self._await_ready(ready_file, _ready_deadline(spec.readiness_probe))
         if address is None:
             return 0 if self.stopping.is_set() else 1
         self.say(f"instance {self.instance} serves at {address}")
-        ack = self._report("ready", address=address)
+        ack = self._report("ready", address=address, secret=self.secret)
+        probe = _Liveness(address, spec.liveness_probe)
         while not ack.stop and not self.stopping.wait(HEARTBEAT_S):
             code = self.host.poll()
             if code is not None:
                 message = f"the scoring host exited with code {code}"
                 self.say(message)
                 self._report("failed", message=self._with_tail(message))
+                return 1
+            dead = probe.check()
+            if dead is not None:
+                self.say(dead)
+                self._stop_host(force=True)
+                self._report("failed", message=dead)
                 return 1
             ack = self._report("ready", address=address)
         self._stop_host()
@@ -219,10 +273,20 @@ class Worker:
         tail = [line for line in self.say.tail if line.strip()][-8:]
         return message + ("; last output:\n" + "\n".join(tail) if tail else "")
 
-    def _await_ready(self, ready_file: Path) -> str | None:
+    def _await_ready(self, ready_file: Path, deadline_s: float) -> str | None:
         assert self.host is not None
-        beat = time.monotonic()
+        beat = started = time.monotonic()
         while not self.stopping.is_set():
+            if time.monotonic() - started > deadline_s:
+                message = (
+                    f"the scoring host was not ready within {deadline_s:g} s (readiness_probe: "
+                    "initial_delay + period * failure_threshold); init() may hang, or needs a "
+                    "longer readiness_probe"
+                )
+                self.say(message)
+                self._stop_host(force=True)
+                self._report("failed", message=message)
+                return None
             if ready_file.exists():
                 data = json.loads(ready_file.read_text())
                 address = str(data["address"])
@@ -289,18 +353,27 @@ class Worker:
             args += ["--entry-script", str(script)]
             cwd = code
         env.update(spec.environment_variables)
+        env[SECRET_VAR] = self.secret
+        # in-flight requests may take the deployment's whole request timeout to finish
+        self.drain_s = spec.request_timeout_ms / 1000 + 5
+        args += ["--drain-timeout", f"{self.drain_s:g}"]
         host = str(host_path(self.home / "scoring-host"))
         env["PYTHONPATH"] = os.pathsep.join(p for p in (host, env.get("PYTHONPATH", "")) if p)
         env["PYTHONUNBUFFERED"] = "1"
         return [str(realized.python), "-m", "forgeml_scoring.online", *args], env, cwd
 
-    def _stop_host(self) -> None:
+    def _stop_host(self, *, force: bool = False) -> None:
         host = self.host
         if host is None or host.poll() is not None:
             return
+        if force:
+            host.kill()
+            host.wait()
+            return
         host.send_signal(signal.SIGTERM)
         try:
-            host.wait(STOP_GRACE_S)
+            # the host drains for up to drain_s itself; a little more, then it is killed
+            host.wait(self.drain_s + STOP_GRACE_S)
         except subprocess.TimeoutExpired:
             host.kill()
             host.wait()

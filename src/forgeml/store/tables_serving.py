@@ -63,6 +63,8 @@ class InstanceRow(Base):
     generation: Mapped[int] = mapped_column(Integer)
     state: Mapped[str] = mapped_column(String(16))
     address: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    #: the secret the router shows the instance's scoring host (encrypted)
+    secret: Mapped[str | None] = mapped_column(Text, nullable=True)
     handle: Mapped[dict[str, Any]] = mapped_column(JSON)
     message: Mapped[str | None] = mapped_column(Text, nullable=True)
     started_at: Mapped[datetime]

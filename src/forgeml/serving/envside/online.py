@@ -15,6 +15,7 @@ on SIGTERM stops accepting, lets in-flight requests finish with readiness at 503
 from __future__ import annotations
 
 import argparse
+import hmac
 import json
 import os
 import signal
@@ -38,6 +39,9 @@ MAX_BODY_BYTES = 256 * 1024 * 1024
 _JSON = "application/json"
 _TEXT = "text/plain; charset=utf-8"
 _ROUTES = "GET /, /liveness, /readiness, /swagger.json; POST /score"
+#: the environment variable that hands the host its secret, and the header that carries it
+SECRET_VAR = "FORGEML_SCORING_SECRET"
+SECRET_HEADER = "x-forgeml-instance-key"
 
 
 class HostState:
@@ -53,6 +57,14 @@ class HostState:
         self._inflight = 0
         self._idle = threading.Condition()
         self._swagger: bytes | None = None
+        # set by the serving worker: only its router, which sends it, may score (a host on a
+        # cluster node listens beyond loopback)
+        self.secret: bytes | None = None
+
+    def admits(self, given: str | None) -> bool:
+        if self.secret is None:
+            return True
+        return given is not None and hmac.compare_digest(given.encode(), self.secret)
 
     def enter(self) -> None:
         with self._idle:
@@ -128,12 +140,22 @@ class ScoringHandler(BaseHTTPRequestHandler):
             else:
                 self._send(200, b"Ready", _TEXT)
         elif path == "/swagger.json":
-            self._send(200, self.state.swagger())
+            if self.state.admits(self.headers.get(SECRET_HEADER)):
+                self._send(200, self.state.swagger())
+            else:
+                self._forbidden()
         else:
             self._send(404, _error("NotFound", f"no route GET {path}; routes: {_ROUTES}"))
 
+    def _forbidden(self) -> None:
+        self.close_connection = True
+        self._send(403, _error("Forbidden", "score through the workspace's endpoint URL"))
+
     def do_POST(self) -> None:
         state = self.state
+        if not state.admits(self.headers.get(SECRET_HEADER)):
+            self._forbidden()
+            return
         state.enter()
         try:
             body = self._read_body()
@@ -330,6 +352,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # out of the environment before the scoring script (and anything it starts) can read it
+    secret = os.environ.pop(SECRET_VAR, "")
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.entry_script is None and args.model_dir is None:
@@ -354,6 +378,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INIT_FAILED
 
     state = HostState(scorer, label, args.max_concurrent_requests, args.max_queue_wait)
+    state.secret = secret.encode() if secret else None
     try:
         server, address = make_server(bind, state)
     except OSError as exc:

@@ -55,6 +55,7 @@ class InstanceRecord:
     generation: int
     state: str
     address: str | None
+    secret: str | None
     handle: dict[str, Any]
     message: str | None
     started_at: datetime
@@ -101,6 +102,7 @@ def _instance(row: InstanceRow) -> InstanceRecord:
         generation=row.generation,
         state=row.state,
         address=row.address,
+        secret=row.secret,
         handle=dict(row.handle),
         message=row.message,
         started_at=aware(row.started_at),
@@ -249,6 +251,7 @@ class EndpointRepository:
             generation=generation,
             state="starting",
             address=None,
+            secret=None,
             handle=handle,
             message=None,
             started_at=now,

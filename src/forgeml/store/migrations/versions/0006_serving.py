@@ -63,6 +63,7 @@ def upgrade() -> None:
         sa.Column("generation", sa.Integer, nullable=False),
         sa.Column("state", sa.String(16), nullable=False),
         sa.Column("address", sa.String(255), nullable=True),
+        sa.Column("secret", sa.Text, nullable=True),
         sa.Column("handle", sa.JSON, nullable=False),
         sa.Column("message", sa.Text, nullable=True),
         sa.Column("started_at", _WHEN, nullable=False),
