@@ -38,6 +38,17 @@ PIPELINE_SAMPLES = {"pipelines/pipeline.yml", "pipelines/sweep.yml"}
 PIPELINE_COMPONENTS = {
     f"pipelines/components/{c}.yml" for c in ("prep", "train", "evaluate", "register")
 }
+# endpoint and deployment documents: created, invoked and deleted by docs/endpoints.md
+ENDPOINT_SAMPLES = {
+    f"endpoints/{d}.yml"
+    for d in (
+        "online/endpoint",
+        "online/blue-deployment",
+        "online/green-deployment",
+        "batch/endpoint",
+        "batch/deployment",
+    )
+}
 
 
 def _create(cli: Cli, group: str, sample: str) -> dict[str, Any]:
@@ -60,10 +71,13 @@ def test_every_sample_file_is_covered_by_a_test() -> None:
         if p.suffix in (".yml", ".yaml") and p.is_file()
     }
     pipelines = PIPELINE_SAMPLES | PIPELINE_COMPONENTS
-    assert found - documents - SUPPORTING - JOB_SAMPLES - pipelines == set(), (
+    assert found - documents - SUPPORTING - JOB_SAMPLES - pipelines - ENDPOINT_SAMPLES == set(), (
         "a new sample needs a line in this test"
     )
-    assert documents | JOB_SAMPLES | pipelines <= found
+    assert documents | JOB_SAMPLES | pipelines | ENDPOINT_SAMPLES <= found
+    endpoints_doc = (SAMPLES.parent / "docs" / "endpoints.md").read_text(encoding="utf-8")
+    for sample in sorted(ENDPOINT_SAMPLES):
+        assert f"-f samples/{sample}" in endpoints_doc, f"docs/endpoints.md never uses {sample}"
     jobs_doc = (SAMPLES.parent / "docs" / "jobs.md").read_text(encoding="utf-8")
     for sample in sorted(JOB_SAMPLES):
         assert f"job create -f samples/{sample}" in jobs_doc, f"docs/jobs.md never runs {sample}"
@@ -108,7 +122,9 @@ def test_local_paths_are_uploaded_as_content(cli: Cli, server: Server) -> None:
     table = _create(cli, "data", "assets/data/iris-mltable.yml")
     assert set(_manifest(server, table["path"])) == {"MLTable", "iris.csv"}
     model = _create(cli, "model", "assets/model/iris-mlflow.yml")
-    assert "MLmodel" in _manifest(server, model["path"])
+    # a model keeps its folder's name, as under Azure ML's AZUREML_MODEL_DIR
+    assert model["path"].endswith("/iris-mlflow")
+    assert "iris-mlflow/MLmodel" in _manifest(server, model["path"])
     env = _create(cli, "environment", "assets/environment/docker-context.yml")
     assert set(_manifest(server, env["build"]["path"])) == {"Dockerfile", "requirements.txt"}
     conda = _create(cli, "environment", "assets/environment/conda-env.yml")
