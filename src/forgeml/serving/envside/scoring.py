@@ -213,6 +213,18 @@ class MlflowScorer:
             self._columns = list(schema.input_names())
         self._helpers = _mlflow_parsers()
         self._numeric = numeric_columns(schema)
+        # a scikit-learn model with an all-numeric signature: once the frame has the signature's
+        # columns, in order, cast to its types (what `_frame` and `_direct_frame` make sure of),
+        # MLflow's schema enforcement has nothing left to do, so the flavor's own predict is
+        # called without it (it costs as much as the model's predict here)
+        flavors = getattr(metadata, "flavors", None) or {}
+        impl = getattr(model, "_model_impl", None)
+        loader = (flavors.get("python_function") or {}).get("loader_module")
+        self._direct: Any = (
+            impl
+            if self._numeric and loader == "mlflow.sklearn" and hasattr(impl, "predict")
+            else None
+        )
 
     # parsing -------------------------------------------------------------------------------
 
@@ -324,6 +336,8 @@ class MlflowScorer:
         try:
             if params and self._takes_params:
                 result = self._predict(data, params=params)
+            elif self._direct is not None and isinstance(data, self._pd.DataFrame):
+                result = self._direct.predict(self._direct_frame(data))
             else:
                 result = self._predict(data)
         except (self._mlflow_error, ValueError, TypeError, KeyError) as exc:
@@ -332,6 +346,20 @@ class MlflowScorer:
         if azure:
             return dumps(result, "predict()")
         return dumps({"predictions": result}, "predict()")
+
+    def _direct_frame(self, frame: Any) -> Any:
+        """The frame as schema enforcement would hand it to the model: the signature's
+        columns, in its order, of its types."""
+        assert self._columns is not None and self._numeric is not None
+        missing = [c for c in self._columns if c not in frame.columns]
+        if missing:
+            raise BadRequest(
+                f"Model is missing inputs {missing}; the signature's inputs are {self._columns}."
+            )
+        if list(frame.columns) != self._columns:
+            frame = frame[self._columns]
+        wrong = {c: t for c, t in self._numeric.items() if frame.dtypes[c] != t}
+        return frame.astype(wrong) if wrong else frame
 
     def openapi(self, title: str) -> dict[str, Any]:
         inputs = _loads_list(self.signature.get("inputs"))
