@@ -1,9 +1,10 @@
 """Online serving of an MLflow model: forgeml's endpoint router against `mlflow models serve`.
 
 `python benchmarks/serving.py [--quick] [--models logreg,forest] [--workers 1,2]
-[--clients 1,8,64] [--seconds 10] [--warmup 2] [--reps 1]` saves scikit-learn models trained on a
-synthetic dataset of 8 numeric features with `mlflow.sklearn.save_model` (with a signature) and
-serves each folder, at the same time and on loopback, by:
+[--clients 1,8,64] [--seconds 10] [--warmup 2] [--reps 1] [--no-wrk] [--out PATH]
+[--report-only]` saves scikit-learn models trained on a synthetic dataset of 8 numeric features
+with `mlflow.sklearn.save_model` (with a signature) and serves each folder, at the same time and
+on loopback, by:
 
 - forgeml: one `forgeml up` on a fresh home, an online endpoint and an MLflow no-code deployment
   (`type: mlflow_model`, `environment: {image: python:3.11}`, which runs the scoring host on the
