@@ -74,7 +74,11 @@ def up(
     # scoring requests are logged per deployment (`online-deployment get-logs`); a console line
     # each would cost the router more than its own work
     logging.getLogger("uvicorn.access").addFilter(_NotScoring())
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    from forgeml.serving.router import ServingMiddleware
+
+    # the router also in front of Starlette's own middleware: scoring skips that stack
+    outer = ServingMiddleware(app, app.state.serving)
+    uvicorn.run(outer, host=host, port=port, log_level="info")
 
 
 class _NotScoring(logging.Filter):
