@@ -78,11 +78,6 @@ def remove_instance(ctx: Context, instance: str) -> None:
         EndpointRepository(session).delete_instance(instance)
 
 
-def set_deployment(ctx: Context, endpoint: str, name: str, **fields: Any) -> None:
-    with ctx.db.write() as session:
-        EndpointRepository(session).update_deployment(endpoint, name, **fields)
-
-
 def succeed(ctx: Context, dep: DeploymentRecord) -> None:
     """The deployment's generation serves from now on; with `--all-traffic`, all of the
     endpoint's traffic moves to it in the same transaction."""

@@ -41,9 +41,11 @@ workers = APIRouter(prefix="/api/v1/serving", tags=["serving workers"])
 Ctx = Annotated[Context, Depends(context)]
 
 
-def _typed(model: type[Any]) -> dict[str, Any]:
-    ref = {"$ref": f"#/components/schemas/{model.__name__}"}
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": ref}}}}
+def _typed(*models: type[Any]) -> dict[str, Any]:
+    # the service validates the body (authorization first); OpenAPI still shows its type
+    refs = [{"$ref": f"#/components/schemas/{m.__name__}"} for m in models]
+    schema = refs[0] if len(refs) == 1 else {"oneOf": refs}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
 @router.post("", response_model=OnlineEndpoint, openapi_extra=_typed(OnlineEndpoint))
@@ -148,19 +150,6 @@ def worker_logs(instance: str, ctx: Ctx, body: InstanceLogs) -> Response:
 batch = APIRouter(prefix="/api/v1/batch-endpoints", tags=["batch endpoints"])
 
 
-def _batch_typed() -> dict[str, Any]:
-    refs = [
-        {"$ref": f"#/components/schemas/{m.__name__}"}
-        for m in (ModelBatchDeployment, PipelineComponentBatchDeployment)
-    ]
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": {"oneOf": refs}}},
-        }
-    }
-
-
 @batch.post("", response_model=BatchEndpoint, openapi_extra=_typed(BatchEndpoint))
 def create_or_update_batch(ctx: Ctx, body: Annotated[dict[str, Any], Body()]) -> Any:
     return service.create_or_update(ctx, BATCH, body)
@@ -182,7 +171,11 @@ def delete_batch(name: str, ctx: Ctx) -> Response:
     return Response(status_code=204)
 
 
-@batch.post("/{name}/deployments", response_model=AnyBatchDeployment, openapi_extra=_batch_typed())
+@batch.post(
+    "/{name}/deployments",
+    response_model=AnyBatchDeployment,
+    openapi_extra=_typed(ModelBatchDeployment, PipelineComponentBatchDeployment),
+)
 def create_or_update_batch_deployment(
     name: str, ctx: Ctx, body: Annotated[dict[str, Any], Body()]
 ) -> Any:
