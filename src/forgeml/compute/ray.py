@@ -93,19 +93,24 @@ def dashboard_url(address: str, *, timeout_s: float = 60.0) -> str:
         "from ray.job_submission import JobSubmissionClient\n"
         "print(JobSubmissionClient(sys.argv[1]).get_address())\n"
     )
-    try:
-        done = subprocess.run(
-            [sys.executable, "-c", code, address],
-            capture_output=True,
-            text=True,
-            timeout=timeout_s,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        raise RayUnreachable(
-            f"the Ray cluster at {address} did not answer within {timeout_s:.0f} s; check the "
-            "address and that the head node is running (`ray status`)."
-        ) from None
+    # Ray's client proxy starts a server per connection and gives up when that server is slow to
+    # start on a busy head ("Starting Ray client server failed"): a second try usually gets one
+    for attempt in range(2):
+        try:
+            done = subprocess.run(
+                [sys.executable, "-c", code, address],
+                capture_output=True,
+                text=True,
+                timeout=timeout_s,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise RayUnreachable(
+                f"the Ray cluster at {address} did not answer within {timeout_s:.0f} s; check the "
+                "address and that the head node is running (`ray status`)."
+            ) from None
+        if done.returncode == 0 or "client server failed" not in done.stderr or attempt:
+            break
     lines = done.stdout.strip().splitlines()
     if done.returncode != 0 or not lines or not lines[-1].startswith("http"):
         error = [ln for ln in done.stderr.strip().splitlines() if ln.strip()]

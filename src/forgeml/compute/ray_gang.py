@@ -20,6 +20,7 @@ import signal
 import socket
 import subprocess
 import sys
+import uuid
 from types import FrameType
 from typing import Any
 
@@ -108,7 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
     workdir = runner[runner.index("--workdir") + 1] if "--workdir" in runner else os.getcwd()
-    peers_file = os.path.join(workdir, "peers.json")
+    # named per driver: a file of an earlier attempt never speaks for this one, and node 0's
+    # runner needs not clear it (the other nodes may end before node 0's runner has started)
+    peers_file = os.path.join(workdir, f"peers-{uuid.uuid4().hex[:12]}.json")
     runs = [
         agent.run.remote(
             [

@@ -150,8 +150,6 @@ class Runner:
         #: node 0 of a gang: where the gang's driver writes how the other nodes ended
         self.peers_file = peers_file
         self.peer_failure: tuple[int, str] | None = None
-        if peers_file is not None:
-            peers_file.unlink(missing_ok=True)  # an earlier attempt's
 
     @property
     def follower(self) -> bool:
