@@ -9,13 +9,23 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 
 from forgeml import __version__
 from forgeml.artifacts import open_artifact_store
 from forgeml.core.errors import ForgemlError, SpecError
 from forgeml.schemas import ErrorBody
-from forgeml.server.routers import assets, computes, content, endpoints, health, jobs, mlflow
+from forgeml.server import studio
+from forgeml.server.routers import (
+    assets,
+    computes,
+    content,
+    endpoints,
+    health,
+    jobs,
+    metrics,
+    mlflow,
+)
 from forgeml.services import Workspace
 from forgeml.serving.collector import DataCollector
 from forgeml.serving.router import ServingMiddleware, ServingRouter
@@ -118,17 +128,11 @@ def create_app(
         err = SpecError(message, field=field)
         return _error(err.status_code, err.code, err.message, err.details)
 
-    for module in (health, content, assets, computes, jobs, endpoints, mlflow):
+    for module in (health, content, assets, computes, jobs, metrics, endpoints, mlflow):
         app.include_router(module.router)
     app.include_router(endpoints.batch)
     app.include_router(endpoints.workers)
 
-    @app.get("/", include_in_schema=False, response_class=HTMLResponse)
-    def root() -> str:
-        return (
-            "<!doctype html><title>forgeml</title><h1>forgeml workspace</h1>"
-            "<p>The API is at <a href='/docs'>/docs</a> (OpenAPI document: "
-            "<a href='/openapi.json'>/openapi.json</a>).</p>"
-        )
+    studio.mount(app)
 
     return app

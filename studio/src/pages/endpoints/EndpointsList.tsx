@@ -1,0 +1,5 @@
+import { PageHeader } from "../../components/ui";
+
+export function EndpointsList(_props: { batch?: boolean }) {
+  return <PageHeader title="EndpointsList" />;
+}

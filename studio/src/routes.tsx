@@ -1,0 +1,68 @@
+// Every studio route. The first path segments are the ones the server serves the studio at
+// (src/forgeml/server/studio.py: SECTIONS); they never collide with /api, /docs or /endpoints.
+import type { ReactElement } from "react";
+import { Navigate, Route, Routes } from "react-router-dom";
+import { Home } from "./pages/home/Home";
+import { JobsList } from "./pages/jobs/JobsList";
+import { JobPage } from "./pages/jobs/JobPage";
+import { SubmitJob } from "./pages/jobs/SubmitJob";
+import { PipelinesList } from "./pages/pipelines/PipelinesList";
+import { ComparePage } from "./pages/compare/ComparePage";
+import { AssetList } from "./pages/assets/AssetList";
+import { AssetVersions } from "./pages/assets/AssetVersions";
+import { AssetVersionPage } from "./pages/assets/AssetVersionPage";
+import { EndpointsList } from "./pages/endpoints/EndpointsList";
+import { OnlineEndpointPage } from "./pages/endpoints/OnlineEndpointPage";
+import { BatchEndpointPage } from "./pages/endpoints/BatchEndpointPage";
+import { ComputeList } from "./pages/compute/ComputeList";
+import { ComputePage } from "./pages/compute/ComputePage";
+import { NotFound } from "./pages/NotFound";
+
+export type AssetKind = "data" | "models" | "environments" | "components";
+
+const i = (d: string) => (
+  <svg viewBox="0 0 24 24" width="18" height="18">
+    <path fill="currentColor" d={d} />
+  </svg>
+);
+
+export const NAV: { label: string; to?: string; icon?: ReactElement; section?: boolean }[] = [
+  { label: "Home", to: "/", icon: i("M12 3 2 12h3v8h6v-5h2v5h6v-8h3z") },
+  { label: "Authoring", section: true },
+  { label: "Jobs", to: "/jobs", icon: i("M4 6h16v3H4zm0 5h16v3H4zm0 5h10v3H4z") },
+  { label: "Pipelines", to: "/pipelines", icon: i("M5 4h5v5H5zm9 11h5v5h-5zM7 9h2v4h6v2H7z") },
+  { label: "Components", to: "/components", icon: i("M4 4h7v7H4zm9 0h7v7h-7zM4 13h7v7H4zm9 0h7v7h-7z") },
+  { label: "Assets", section: true },
+  { label: "Data", to: "/data", icon: i("M12 3C7 3 4 4.6 4 6.5v11C4 19.4 7 21 12 21s8-1.6 8-3.5v-11C20 4.6 17 3 12 3zm0 2c3.9 0 6 1.1 6 1.5S15.9 8 12 8 6 6.9 6 6.5 8.1 5 12 5z") },
+  { label: "Models", to: "/models", icon: i("M12 2 3 7v10l9 5 9-5V7zm0 2.3 6.5 3.6L12 11.5 5.5 7.9z") },
+  { label: "Environments", to: "/environments", icon: i("M3 5h18v14H3zm2 2v10h14V7zm2 2h4v2H7z") },
+  { label: "Manage", section: true },
+  { label: "Endpoints", to: "/online-endpoints", icon: i("M4 11h10V7l6 5-6 5v-4H4z") },
+  { label: "Compute", to: "/compute", icon: i("M6 4h12v6H6zm0 10h12v6H6zm2-8v2h2V6zm0 10v2h2v-2z") },
+];
+
+export function StudioRoutes() {
+  return (
+    <Routes>
+      <Route path="/" element={<Home />} />
+      <Route path="/home" element={<Navigate to="/" replace />} />
+      <Route path="/jobs" element={<JobsList />} />
+      <Route path="/jobs/:name" element={<JobPage />} />
+      <Route path="/submit" element={<SubmitJob />} />
+      <Route path="/pipelines" element={<PipelinesList />} />
+      <Route path="/compare" element={<ComparePage />} />
+      {(["data", "models", "environments", "components"] as AssetKind[]).map((kind) => [
+        <Route key={kind} path={`/${kind}`} element={<AssetList kind={kind} />} />,
+        <Route key={`${kind}-n`} path={`/${kind}/:name`} element={<AssetVersions kind={kind} />} />,
+        <Route key={`${kind}-v`} path={`/${kind}/:name/:version`} element={<AssetVersionPage kind={kind} />} />,
+      ])}
+      <Route path="/online-endpoints" element={<EndpointsList />} />
+      <Route path="/online-endpoints/:name" element={<OnlineEndpointPage />} />
+      <Route path="/batch-endpoints" element={<EndpointsList batch />} />
+      <Route path="/batch-endpoints/:name" element={<BatchEndpointPage />} />
+      <Route path="/compute" element={<ComputeList />} />
+      <Route path="/compute/:name" element={<ComputePage />} />
+      <Route path="*" element={<NotFound />} />
+    </Routes>
+  );
+}
