@@ -37,6 +37,7 @@ export function App() {
         Skip to content
       </a>
       <aside className="sidebar">
+        <div className="sidebar-inner">
         <div className="brand">
           <img src="/favicon.svg" alt="" width="26" height="26" />
           <span>forgeml</span>
@@ -62,6 +63,7 @@ export function App() {
             )}
           </ul>
         </nav>
+        </div>
       </aside>
       <div className="main-col">
         <header className="topbar">

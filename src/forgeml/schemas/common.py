@@ -64,3 +64,7 @@ class AssetContainer(BaseModel):
     archived: bool
     created_at: datetime
     last_modified_at: datetime
+    # the latest version's summary, so that a listing needs no request per row
+    type: str | None = Field(None, description="The latest version's type, where its kind has one.")
+    description: str | None = Field(None, description="The latest version's description.")
+    tags: dict[str, str] = Field(default_factory=dict, description="The latest version's tags.")

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field, TypeAdapter
 from forgeml.core.specs.job import CommandJob
 from forgeml.core.specs.pipeline import PipelineJob, SweepJob
 from forgeml.core.states import JobStatus
+from forgeml.schemas.common import Page
 
 
 class JobLifecycle(BaseModel):
@@ -82,6 +83,37 @@ class SweepJobInfo(JobLifecycle, SweepJob):
 
 AnyJob = Annotated[Job | PipelineJobInfo | SweepJobInfo, Field(discriminator="type")]
 _ANY_JOB: TypeAdapter[Job | PipelineJobInfo | SweepJobInfo] = TypeAdapter(AnyJob)
+
+
+class JobList(Page[AnyJob]):
+    """One page of jobs; `total` counts every job that matches (when asked for)."""
+
+    total: int | None = Field(
+        None, description="How many jobs match the filters (with total=true, without tag)."
+    )
+
+
+class JobArtifact(BaseModel):
+    """A file or folder the job's MLflow run holds (what it wrote to ./outputs and ./logs)."""
+
+    path: str = Field(description="Relative to the run's artifact root.")
+    is_dir: bool
+    size: int | None = None
+    download_url: str | None = Field(None, description="Where the file downloads (files only).")
+
+
+class JobArtifacts(BaseModel):
+    path: str = Field(description="The folder listed, relative to the run's artifact root.")
+    items: list[JobArtifact]
+
+
+class JobYaml(BaseModel):
+    """A job document as YAML text, as `forgeml job create -f` would read it from a file."""
+
+    yaml: str = Field(max_length=1_000_000)
+    file: str | None = Field(
+        None, max_length=255, description="The file's name, to name it in error messages."
+    )
 
 
 def parse_job(data: Any) -> Job | PipelineJobInfo | SweepJobInfo:

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from forgeml.core.content import CONTENT_PREFIX, is_local_path
 from forgeml.core.curated import CURATED_ENVIRONMENTS, curated_key
-from forgeml.core.errors import ConflictError, NotFoundError, SpecError
+from forgeml.core.errors import ConflictError, ForbiddenError, NotFoundError, SpecError
 from forgeml.core.refs import AssetRef, is_reference, parse_ref
 from forgeml.core.specs import (
     ASSET_KINDS,
@@ -29,10 +29,12 @@ from forgeml.core.specs import (
     validate_spec,
 )
 from forgeml.schemas import AssetContainer, Page
+from forgeml.schemas.asset_views import AssetLineage, LineageJob
 from forgeml.services.authz import authorize
 from forgeml.services.content import check_content_uri
 from forgeml.services.context import Context
-from forgeml.store.repositories import AssetRecord, AssetRepository
+from forgeml.store.repositories import AssetRecord, AssetRepository, JobRecord, JobRepository
+from forgeml.store.repositories.assets import CONTAINER_ORDERS, ContainerRecord
 
 SINGULAR = {
     "data": "data asset",
@@ -42,6 +44,8 @@ SINGULAR = {
 }
 MUTABLE = ("description", "tags")
 MAX_PAGE = 1000
+#: at most this many jobs per side of a version's lineage (a popular data set feeds many jobs)
+MAX_LINEAGE = 200
 
 
 def _kind(kind: str) -> type[VersionedAsset]:
@@ -106,6 +110,13 @@ def _prepare_environment(ctx: Context, env: Environment, field: str) -> None:
 
 
 def _prepare(ctx: Context, kind: str, entity: VersionedAsset) -> VersionedAsset:
+    if isinstance(entity, Data | Model) and entity.path.startswith("azureml://jobs/"):
+        # a job's output (as Azure ML writes it): the content it names, and a model its job
+        from forgeml.services.jobs import job_output_uri
+
+        entity.path, job = job_output_uri(ctx, entity.path, field="path")
+        if isinstance(entity, Model) and entity.job_name is None:
+            entity.job_name = job
     if isinstance(entity, Data):
         expect = "file" if entity.type == "uri_file" else "folder"
         _check_path(
@@ -359,6 +370,7 @@ def list_versions(
     include_archived: bool = False,
     page_token: str | None = None,
     limit: int = 100,
+    order: str = "desc",
 ) -> Page[VersionedAsset]:
     _kind(kind)
     authorize(ctx, f"{kind}.read", name)
@@ -370,7 +382,12 @@ def list_versions(
         if container is None:
             raise NotFoundError(f"no {SINGULAR[kind]} named '{name}' exists in this workspace.")
         records = repo.list_versions(
-            kind, name, include_archived=include_archived, offset=offset, limit=limit
+            kind,
+            name,
+            include_archived=include_archived,
+            offset=offset,
+            limit=limit,
+            descending=_descending(order),
         )
         items = [to_entity(kind, r, container_archived=container.archived) for r in records]
     return Page[VersionedAsset](items=items, next_token=_page(offset, limit, len(records)))
@@ -384,31 +401,132 @@ def list_containers(
     include_archived: bool = False,
     page_token: str | None = None,
     limit: int = 100,
+    order_by: str = "name",
+    order: str | None = None,
 ) -> Page[AssetContainer]:
     _kind(kind)
     authorize(ctx, f"{kind}.read")
     limit = max(1, min(limit, MAX_PAGE))
     offset = _offset(page_token)
+    if order_by not in CONTAINER_ORDERS:
+        raise SpecError(
+            f"cannot order by '{order_by}'; use one of {', '.join(CONTAINER_ORDERS)}.",
+            field="order_by",
+        )
+    # names read A to Z; times newest first, unless the caller says otherwise
+    descending = _descending(order) if order else order_by != "name"
     with ctx.db.read() as session:
-        rows = AssetRepository(session).list_containers(
+        repo = AssetRepository(session)
+        rows = repo.list_containers(
             kind,
             name_contains=name_contains,
             include_archived=include_archived,
             offset=offset,
             limit=limit,
+            order_by=order_by,
+            descending=descending,
         )
-    items = [
-        AssetContainer(
-            name=r.name,
-            latest_version=r.latest_version,
-            version_count=r.version_count,
-            archived=r.archived,
-            created_at=r.created_at,
-            last_modified_at=r.updated_at,
-        )
-        for r in rows
-    ]
+        items = _summaries(repo, kind, rows)
     return Page[AssetContainer](items=items, next_token=_page(offset, limit, len(rows)))
+
+
+def get_container(ctx: Context, kind: str, name: str) -> AssetContainer:
+    """One name summarised, archived or not: what the studio's page of a name shows on top."""
+    _kind(kind)
+    authorize(ctx, f"{kind}.read", name)
+    with ctx.db.read() as session:
+        repo = AssetRepository(session)
+        rows = repo.list_containers(kind, name=name, include_archived=True, limit=1)
+        if not rows:
+            raise NotFoundError(
+                f"no {SINGULAR[kind]} named '{name}' exists in this workspace. Create it first "
+                f"(forgeml {kind.removesuffix('s')} create ...)."
+            )
+        return _summaries(repo, kind, rows)[0]
+
+
+def _summaries(
+    repo: AssetRepository, kind: str, rows: list[ContainerRecord]
+) -> list[AssetContainer]:
+    latest = repo.get_many(
+        kind, [(r.name, r.latest_version) for r in rows if r.latest_version is not None]
+    )
+    items = []
+    for r in rows:
+        record = latest.get((r.name, r.latest_version or ""))
+        spec_type = record.spec.get("type") if record else None
+        items.append(
+            AssetContainer(
+                name=r.name,
+                latest_version=r.latest_version,
+                version_count=r.version_count,
+                archived=r.archived,
+                created_at=r.created_at,
+                last_modified_at=r.updated_at,
+                type=str(spec_type) if spec_type is not None else None,
+                description=record.description if record else None,
+                tags=record.tags if record else {},
+            )
+        )
+    return items
+
+
+def _descending(order: str) -> bool:
+    if order not in ("asc", "desc"):
+        raise SpecError(f"order must be 'asc' or 'desc', not '{order}'.", field="order")
+    return order == "desc"
+
+
+def lineage(ctx: Context, kind: str, name: str, version: str) -> AssetLineage:
+    """The jobs on either side of one version: the one whose output registered it, and the
+    ones that took it as an input (pinned at submission, so `@latest` inputs count too)."""
+    _kind(kind)
+    authorize(ctx, f"{kind}.read", name)
+    try:
+        authorize(ctx, "jobs.read")
+    except ForbiddenError:
+        # a reader of assets who may not see jobs learns the asset has no visible lineage
+        return AssetLineage()
+    with ctx.db.read() as session:
+        repo = AssetRepository(session)
+        record = _lookup(
+            repo, kind, AssetRef(name=name, version=version, label=None), f"{name}:{version}"
+        )
+        assert record is not None
+        jobs = JobRepository(session)
+        edges = jobs.edges(asset=(kind, name, version))
+        produced: list[LineageJob] = []
+        used: list[LineageJob] = []
+        seen: set[tuple[str, str]] = set()
+        truncated = False
+        for edge in edges:
+            side = produced if edge.direction == "output" else used
+            if (edge.direction, edge.job) in seen:
+                continue
+            if len(side) >= MAX_LINEAGE:
+                truncated = True
+                continue
+            job = jobs.get(edge.job)
+            if job is not None:
+                seen.add((edge.direction, edge.job))
+                side.append(_lineage_job(job, edge.port))
+        # a model logged by an MLflow run names its job without an output edge
+        producer = record.spec.get("job_name") or record.tags.get("job_name")
+        if not produced and isinstance(producer, str) and (job := jobs.get(producer)):
+            produced.append(_lineage_job(job, None))
+    return AssetLineage(produced_by=produced, used_by=used, truncated=truncated)
+
+
+def _lineage_job(job: JobRecord, port: str | None) -> LineageJob:
+    return LineageJob(
+        name=job.name,
+        display_name=job.display_name,
+        type=job.type,
+        status=job.status,
+        experiment_name=job.experiment_name,
+        created_at=job.created_at,
+        port=port,
+    )
 
 
 def set_archived(ctx: Context, kind: str, name: str, version: str | None, archived: bool) -> None:

@@ -1,12 +1,18 @@
-"""Uploading content: which blobs are missing, storing a blob, registering a manifest."""
+"""Uploading content: which blobs are missing, storing a blob, registering a manifest; and
+reading it back: a manifest, one file, or a bounded preview of one file."""
 
 from __future__ import annotations
 
+import csv
+import io
+import itertools
+from pathlib import PurePosixPath
 from typing import BinaryIO
 
 from forgeml.core.content import Manifest, check_digest, parse_content_uri
 from forgeml.core.errors import NotFoundError, SpecError
 from forgeml.schemas import ContentRef, ManifestBody, MissingBlobs, WantedBlobs
+from forgeml.schemas.asset_views import ContentPreview
 from forgeml.services.authz import authorize
 from forgeml.services.context import Context
 
@@ -83,3 +89,49 @@ def check_content_uri(
             f"the folder has no '{must_contain}' file at its top, which this asset type needs.",
             field=field,
         )
+
+
+#: the most a preview reads of one file: the studio shows the start of big files, never all
+PREVIEW_MAX_BYTES = 1 << 20
+TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t", ".tab": "\t"}
+
+
+def preview(
+    ctx: Context, digest: str, path: str, *, rows: int = 50, max_bytes: int = 64 << 10
+) -> ContentPreview:
+    """The first `rows` rows of a CSV/TSV file, or the start of a text file, reading at most
+    `max_bytes` of it; binary files answer with their size only."""
+    max_bytes = max(1, min(max_bytes, PREVIEW_MAX_BYTES))
+    stream, size = open_file(ctx, digest, path)
+    with stream:
+        head = stream.read(max_bytes)
+    cut = size > len(head)
+    text = _decode(head, cut)
+    if text is None:
+        return ContentPreview(path=path, size=size, kind="binary", truncated=cut)
+    delimiter = TABLE_SUFFIXES.get(PurePosixPath(path).suffix.lower())
+    if delimiter is None:
+        return ContentPreview(path=path, size=size, kind="text", text=text, truncated=cut)
+    if cut:
+        # the last line was cut in the middle: show whole rows only
+        text = text[: text.rfind("\n") + 1] if "\n" in text else ""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    columns = next(reader, [])
+    table = list(itertools.islice(reader, rows))
+    more = next(reader, None) is not None
+    return ContentPreview(
+        path=path, size=size, kind="table", columns=columns, rows=table, truncated=cut or more
+    )
+
+
+def _decode(head: bytes, cut: bool) -> str | None:
+    """`head` as UTF-8 text, or None where it looks binary."""
+    if b"\0" in head[:8192]:
+        return None
+    try:
+        return head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # a character split by the byte limit is not a sign of a binary file
+        if cut and exc.start >= len(head) - 3:
+            return head[: exc.start].decode("utf-8", errors="replace")
+        return None

@@ -9,6 +9,9 @@ one transaction. The scheduler takes it from there.
 
 from __future__ import annotations
 
+import base64
+import json
+from datetime import datetime
 from typing import Any
 
 from forgeml.core.content import CONTENT_PREFIX, is_local_path, parse_content_uri
@@ -30,11 +33,14 @@ from forgeml.core.specs.job import (
     generate_job_name,
     job_model,
 )
+from forgeml.core.specs.yamlio import parse_yaml
 from forgeml.core.states import TERMINAL, JobStatus, parse_status
 from forgeml.pipelines.steps import reuse_key
-from forgeml.schemas import Page
 from forgeml.schemas.jobs import (
     Job,
+    JobArtifact,
+    JobArtifacts,
+    JobList,
     JobLogChunk,
     JobLogs,
     JobOutputInfo,
@@ -52,10 +58,12 @@ from forgeml.services.context import Context
 from forgeml.services.job_state import after_move, move_in, publish
 from forgeml.store.repositories import JobRecord, JobRepository
 from forgeml.store.repositories.common import utcnow
+from forgeml.store.repositories.jobs import SORTS as SORT_KEYS
 from forgeml.store.repositories.jobs import JobFilter, LineageEdge, ParentState
 
 DEFAULT_EXPERIMENT = "Default"
 MAX_PAGE = 1000
+JOB_TYPES = ("command", "pipeline", "sweep")
 
 
 # ------------------------------------------------------------------------------- rendering
@@ -189,7 +197,7 @@ def data_input(
             "use azureml:<name>:<version>.",
             field=field,
         )
-    if path.startswith("azureml://jobs/"):
+    if path.startswith(JOB_OUTPUT_PREFIX):
         return _job_output_input(ctx, path, port, mode, field)
     if is_reference(path):
         ref = parse_ref(path, field=field)
@@ -217,12 +225,23 @@ def data_input(
 def _job_output_input(
     ctx: Context, path: str, port: JobInput, mode: Any, field: str
 ) -> tuple[RunnerInput, str, None]:
-    parts = path[len("azureml://jobs/") :].split("/")
-    if len(parts) < 3 or parts[1] != "outputs":
+    uri, _ = job_output_uri(ctx, path, field=field)
+    return RunnerInput(type=port.type, mode=mode, uri=uri), path, None
+
+
+JOB_OUTPUT_PREFIX = "azureml://jobs/"
+
+
+def job_output_uri(ctx: Context, path: str, *, field: str) -> tuple[str, str]:
+    """Where `azureml://jobs/<job>/outputs/<output>[/paths/<path>]` lies (a content URI), and
+    the job: what a job input or a model registered from a job's output points at."""
+    parts = path[len(JOB_OUTPUT_PREFIX) :].split("/")
+    if len(parts) < 3 or parts[1] != "outputs" or not parts[0] or not parts[2]:
         raise SpecError(
             f"'{path}' should look like azureml://jobs/<job>/outputs/<output>[/paths/<path>].",
             field=field,
         )
+    authorize(ctx, "jobs.read", parts[0])
     with ctx.db.read() as session:
         found = {o.name: o for o in JobRepository(session).outputs(parts[0])}
     output = found.get(parts[2])
@@ -231,7 +250,7 @@ def _job_output_input(
     uri = output.uri
     if len(parts) > 4 and parts[3] == "paths":
         uri = uri.rstrip("/") + "/" + "/".join(p for p in parts[4:] if p)
-    return RunnerInput(type=port.type, mode=mode, uri=uri), path, None
+    return uri, parts[0]
 
 
 def _resolve_inputs(
@@ -296,6 +315,65 @@ def submit(ctx: Context, body: dict[str, Any]) -> AnyJobView:
     record = submit_document(ctx, job, name=name)
     publish(ctx.workspace, name)
     return to_view(ctx, record)
+
+
+#: what the studio's submit page names a pasted document in messages
+PASTED = "<pasted YAML>"
+
+
+def submit_yaml(ctx: Context, text: str, *, file: str | None = None) -> AnyJobView:
+    """Submit a job from YAML text, read as `forgeml job create -f` reads a file (the same
+    parser and rules; errors name the line). Local files cannot come along: a document that
+    names a local `code` folder, input or component file is refused with what to do instead."""
+    authorize(ctx, "jobs.write", "*")
+    source = file or PASTED
+    data, locator = parse_yaml(text, file=source)
+    if not isinstance(data, dict):
+        raise SpecError(
+            "the document must be a mapping of keys to values (a job YAML), not "
+            f"{'nothing' if data is None else 'a ' + type(data).__name__}.",
+            file=source,
+            line=1,
+        )
+    validate_spec(job_model(data, file=source), data, file=source, locator=locator)
+    for where, value in _local_files(data, ()):
+        raise SpecError(
+            f"'{value}' is a file on your machine, which the studio cannot upload. Submit this "
+            f"job with the CLI (forgeml job create -f {file or 'job.yml'}), which uploads local "
+            "files first, or point it at a registered asset (azureml:<name>:<version>) or a "
+            "URI the workspace can read.",
+            file=source,
+            field=".".join(str(p) for p in where),
+            line=locator.line(where),
+        )
+    try:
+        return submit(ctx, data)
+    except SpecError as exc:
+        if exc.line is not None or exc.field is None:
+            raise
+        # the job's rules do not see the text: name the line of the field they name
+        line = locator.line(tuple(exc.field.split(".")))
+        raise SpecError(exc._bare, file=source, field=exc.field, line=line) from None
+
+
+def _local_files(node: Any, where: tuple[str, ...]) -> list[tuple[tuple[str, ...], str]]:
+    """The fields of a job document that name files on the submitting machine."""
+    from forgeml.core.specs.pipeline import is_local_ref
+
+    found: list[tuple[tuple[str, ...], str]] = []
+    if not isinstance(node, dict):
+        return found
+    for key, value in node.items():
+        at = (*where, str(key))
+        if isinstance(value, dict):
+            if key != "outputs":
+                found += _local_files(value, at)
+        elif isinstance(value, str):
+            if key in ("code", "path") and is_local_path(value):
+                found.append((at, value))
+            elif key == "conda_file" or (key in ("component", "trial") and is_local_ref(value)):
+                found.append((at, value))
+    return found
 
 
 def _check_free(ctx: Context, name: str) -> None:
@@ -547,6 +625,35 @@ def _tag_filter(tags: list[str]) -> tuple[tuple[str, str | None], ...]:
     return tuple(out)
 
 
+def _encode_token(doc: dict[str, Any]) -> str:
+    raw = json.dumps(doc, separators=(",", ":"), default=str).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_token(token: str, order_by: str, descending: bool) -> dict[str, Any]:
+    """A page token from this server for this order: {'after': [value, name]} or
+    {'offset': n}. A bare number is an offset (the tokens of earlier versions)."""
+    if token.isdigit():
+        return {"offset": int(token)}
+    bad = SpecError(
+        f"'{token}' is not a page token from this server; pass back the next_token of the "
+        "previous page, with the same filters and order.",
+        field="page_token",
+    )
+    try:
+        doc = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except (ValueError, UnicodeDecodeError):
+        raise bad from None
+    if not isinstance(doc, dict) or doc.get("by") != order_by or doc.get("desc") != descending:
+        raise bad
+    after = doc.get("after")
+    if after is not None and not (isinstance(after, list) and len(after) == 2):
+        raise bad
+    if not isinstance(doc.get("offset", 0), int):
+        raise bad
+    return doc
+
+
 def list_jobs(
     ctx: Context,
     *,
@@ -557,27 +664,71 @@ def list_jobs(
     page_token: str | None = None,
     limit: int = 100,
     include_children: bool = False,
-) -> Page[AnyJobView]:
-    """Jobs, newest first, filtered by status, experiment, tag (`k` or `k=v`) and parent.
+    job_type: list[str] | None = None,
+    search: str | None = None,
+    compute: str | None = None,
+    order_by: str = "created_at",
+    order: str = "desc",
+    with_total: bool = False,
+) -> JobList:
+    """Jobs, newest first unless `order_by`/`order` say otherwise, filtered by status, type,
+    experiment, compute, tag (`k` or `k=v`), a part of the name or display name, and parent.
 
     Without `parent`, only top-level jobs are listed (a pipeline's steps and a sweep's trials
-    are listed with `parent=<name>`), unless `include_children` is set."""
+    are listed with `parent=<name>`), unless `include_children` is set. `with_total` counts
+    the matching jobs too (not with a tag filter, which is applied row by row)."""
     authorize(ctx, "jobs.read")
     limit = max(1, min(limit, MAX_PAGE))
-    if page_token and not page_token.isdigit():
-        raise SpecError(f"'{page_token}' is not a page token from this server.", field="page_token")
-    offset = int(page_token or 0)
+    if order_by not in SORT_KEYS:
+        raise SpecError(
+            f"'{order_by}' is not an order; order_by is one of {', '.join(SORT_KEYS)}.",
+            field="order_by",
+        )
+    if order not in ("asc", "desc"):
+        raise SpecError(f"'{order}' is not an order; write asc or desc.", field="order")
+    descending = order == "desc"
+    for kind in job_type or []:
+        if kind not in JOB_TYPES:
+            raise SpecError(
+                f"'{kind}' is not a job type; type is one of {', '.join(JOB_TYPES)}.",
+                field="type",
+            )
+    token = _decode_token(page_token, order_by, descending) if page_token else {}
+    after = token.get("after")
     where = JobFilter(
         statuses=tuple(parse_status(s).value for s in status or []),
-        experiment_name=experiment_name,
+        experiment_name=experiment_name or None,
         tags=_tag_filter(tags or []),
-        parent=parent,
-        top_level=parent is None and not include_children,
+        parent=parent or None,
+        top_level=not parent and not include_children,
+        types=tuple(dict.fromkeys(job_type or [])),
+        compute=compute or None,
+        text=(search or "").strip() or None,
     )
     with ctx.db.read() as session:
-        records = JobRepository(session).search(where, offset=offset, limit=limit)
-    token = str(offset + limit) if len(records) == limit else None
-    return Page[AnyJobView](items=[to_view(ctx, r) for r in records], next_token=token)
+        repo = JobRepository(session)
+        found = repo.list_page(
+            where,
+            order_by=order_by,
+            descending=descending,
+            after=(after[0], str(after[1])) if after else None,
+            offset=int(token.get("offset", 0)) if "after" not in token else 0,
+            limit=limit,
+        )
+        total = repo.count(where) if with_total and not where.tags else None
+    next_token = None
+    if found.last_key is not None:
+        value, name = found.last_key
+        if isinstance(value, datetime):
+            value = value.isoformat()
+        next_token = _encode_token({"by": order_by, "desc": descending, "after": [value, name]})
+    elif found.next_offset is not None:
+        next_token = _encode_token(
+            {"by": order_by, "desc": descending, "offset": found.next_offset}
+        )
+    return JobList(
+        items=[to_view(ctx, r) for r in found.records], next_token=next_token, total=total
+    )
 
 
 def cancel(ctx: Context, name: str) -> AnyJobView:
@@ -659,6 +810,36 @@ def outputs(ctx: Context, name: str) -> JobOutputs:
             for e in edges
         ],
     )
+
+
+def artifacts(ctx: Context, name: str, path: str = "") -> JobArtifacts:
+    """One folder of the job's MLflow run artifacts (its ./outputs and ./logs), each file with
+    the MLflow artifact URL it downloads from."""
+    from urllib.parse import quote
+
+    from forgeml.services import mlflow_artifacts, tracking
+
+    authorize(ctx, "jobs.read", name)
+    _record(ctx, name)
+    try:
+        run = tracking.get_run(ctx, name)
+    except NotFoundError:
+        return JobArtifacts(path="", items=[])
+    root = mlflow_artifacts.path_of_uri(run.info.artifact_uri or "")
+    sub = mlflow_artifacts.clean(path) if path else ""
+    if root is None:
+        return JobArtifacts(path=sub, items=[])
+    entries = mlflow_artifacts.list_dir(ctx, f"{root}/{sub}" if sub else root)
+    items = []
+    for entry in sorted(entries, key=lambda e: (not e.is_dir, e.path)):
+        rel = f"{sub}/{entry.path}" if sub else entry.path
+        url = (
+            None
+            if entry.is_dir
+            else f"/api/2.0/mlflow-artifacts/artifacts/{quote(root)}/{quote(rel)}"
+        )
+        items.append(JobArtifact(path=rel, is_dir=entry.is_dir, size=entry.size, download_url=url))
+    return JobArtifacts(path=sub, items=items)
 
 
 def jobs_of_asset(ctx: Context, kind: str, name: str, version: str | None = None) -> list[str]:

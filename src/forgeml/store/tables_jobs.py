@@ -34,6 +34,16 @@ class JobRow(Base):
         Index("ix_jobs_parent", "parent"),
         Index("ix_jobs_reuse_key", "reuse_key", "status"),
         Index("ix_jobs_type_status", "type", "status"),
+        # the job list (0007_job_listing.py): each starts with parent, each ends with the name
+        Index("ix_jobs_parent_created", "parent", "created_at", "name", "display_name"),
+        Index("ix_jobs_parent_status_created", "parent", "status", "created_at", "name"),
+        Index("ix_jobs_parent_type_created", "parent", "type", "created_at", "name"),
+        Index(
+            "ix_jobs_parent_experiment_created", "parent", "experiment_name", "created_at", "name"
+        ),
+        Index("ix_jobs_parent_compute_created", "parent", "compute", "created_at", "name"),
+        Index("ix_jobs_parent_name", "parent", "name"),
+        Index("ix_jobs_parent_started", "parent", "started_at", "name", "ended_at"),
     )
 
     name: Mapped[str] = mapped_column(String(255), primary_key=True)

@@ -1,6 +1,6 @@
 // A line chart over steps (uPlot: canvas, fast at thousands of points), several runs overlaid.
 // The server downsamples long series, so a chart never holds more than a few thousand points.
-import { useEffect, useRef } from "react";
+import { useEffect, useRef, useState } from "react";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 
@@ -24,9 +24,21 @@ function align(lines: Line[]): uPlot.AlignedData {
   return [xs, ...ys] as uPlot.AlignedData;
 }
 
+/** The page's theme, followed as it changes (a canvas chart draws its colours itself). */
+function useTheme(): string | undefined {
+  const [theme, setTheme] = useState(document.documentElement.dataset.theme);
+  useEffect(() => {
+    const watch = new MutationObserver(() => setTheme(document.documentElement.dataset.theme));
+    watch.observe(document.documentElement, { attributes: true, attributeFilter: ["data-theme"] });
+    return () => watch.disconnect();
+  }, []);
+  return theme;
+}
+
 export function LineChart(props: { title: string; lines: Line[]; height?: number; xLabel?: string }) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
+  const theme = useTheme();
 
   useEffect(() => {
     const el = box.current;
@@ -61,7 +73,7 @@ export function LineChart(props: { title: string; lines: Line[]; height?: number
       plot.current?.destroy();
       plot.current = null;
     };
-  }, [props.lines, props.height, props.xLabel]);
+  }, [props.lines, props.height, props.xLabel, theme]);
 
   return (
     <figure className="chart" aria-label={`Chart of ${props.title}`}>

@@ -1,5 +1,6 @@
 // Tables whose sort order and page live in the URL (`?sort=&order=&page=`), paged on the server.
 import { useRef, type ReactNode } from "react";
+import { useSearchParams } from "react-router-dom";
 import { useQueryParam } from "../lib/hooks";
 
 export type Column<T> = {
@@ -12,16 +13,29 @@ export type Column<T> = {
 };
 
 export function useSort(defaultSort: string, defaultOrder: "asc" | "desc" = "desc") {
-  const [sort, setSort] = useQueryParam("sort", defaultSort);
+  const [sort] = useQueryParam("sort", defaultSort);
   const [order, setOrder] = useQueryParam("order", defaultOrder);
+  const [, setParams] = useSearchParams();
   return {
     sort,
     order: order === "asc" ? ("asc" as const) : ("desc" as const),
     toggle(by: string) {
       if (by === sort) setOrder(order === "asc" ? "desc" : "asc");
       else {
-        setSort(by);
-        setOrder("desc");
+        // one update for both: two functional updates in a row would each start from the
+        // same URL (react-router does not chain them), and the second would undo the first
+        setParams(
+          (prev) => {
+            const next = new URLSearchParams(prev);
+            if (by === defaultSort) next.delete("sort");
+            else next.set("sort", by);
+            if (defaultOrder === "desc") next.delete("order");
+            else next.set("order", "desc");
+            next.delete("page");
+            return next;
+          },
+          { replace: true },
+        );
       }
     },
   };

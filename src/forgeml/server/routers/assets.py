@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Response
 
 from forgeml.core.specs import CommandComponent, Data, Environment, Model, VersionedAsset
 from forgeml.schemas import AssetContainer, Page
+from forgeml.schemas.asset_views import AssetLineage
 from forgeml.server.deps import context
 from forgeml.services import Context
 from forgeml.services import assets as service
@@ -53,6 +54,11 @@ def _add_routes(kind: str, model: type[VersionedAsset]) -> None:
         include_archived: bool = False,
         page_token: str | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        order_by: Annotated[
+            Literal["name", "created_at", "last_modified_at"],
+            Query(description="Sort key; names sort A to Z and times newest first by default."),
+        ] = "name",
+        order: Literal["asc", "desc"] | None = None,
     ) -> Page[AssetContainer]:
         return service.list_containers(
             ctx,
@@ -61,6 +67,8 @@ def _add_routes(kind: str, model: type[VersionedAsset]) -> None:
             include_archived=include_archived,
             page_token=page_token,
             limit=limit,
+            order_by=order_by,
+            order=order,
         )
 
     def list_versions(
@@ -69,13 +77,28 @@ def _add_routes(kind: str, model: type[VersionedAsset]) -> None:
         include_archived: bool = False,
         page_token: str | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        order: Annotated[
+            Literal["asc", "desc"], Query(description="By creation time; newest first by default.")
+        ] = "desc",
     ) -> Page[Any]:
         return service.list_versions(
-            ctx, kind, name, include_archived=include_archived, page_token=page_token, limit=limit
+            ctx,
+            kind,
+            name,
+            include_archived=include_archived,
+            page_token=page_token,
+            limit=limit,
+            order=order,
         )
+
+    def get_container(name: str, ctx: Ctx) -> AssetContainer:
+        return service.get_container(ctx, kind, name)
 
     def get_version(name: str, version: str, ctx: Ctx) -> VersionedAsset:
         return service.get(ctx, kind, name, version=version)
+
+    def lineage(name: str, version: str, ctx: Ctx) -> AssetLineage:
+        return service.lineage(ctx, kind, name, version)
 
     def get_label(name: str, label: str, ctx: Ctx) -> VersionedAsset:
         return service.get(ctx, kind, name, label=label)
@@ -106,6 +129,7 @@ def _add_routes(kind: str, model: type[VersionedAsset]) -> None:
         ("", create, "POST", model, {"openapi_extra": typed_body, "status_code": 201}),
         ("", list_containers, "GET", Page[AssetContainer], {}),
         ("/resolve", resolve, "GET", model, {}),
+        ("/{name}", get_container, "GET", AssetContainer, {}),
         ("/{name}/versions", list_versions, "GET", page, {}),
         (
             "/{name}/versions/{version}",
@@ -115,6 +139,7 @@ def _add_routes(kind: str, model: type[VersionedAsset]) -> None:
             {"openapi_extra": typed_body, "status_code": 201},
         ),
         ("/{name}/versions/{version}", get_version, "GET", model, {}),
+        ("/{name}/versions/{version}/lineage", lineage, "GET", AssetLineage, {}),
         ("/{name}/labels/{label}", get_label, "GET", model, {}),
         ("/{name}/archive", archive, "POST", None, {"status_code": 204}),
         ("/{name}/restore", restore, "POST", None, {"status_code": 204}),

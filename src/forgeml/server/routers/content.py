@@ -1,17 +1,20 @@
-"""Uploading and reading content-addressed files."""
+"""Uploading and reading content-addressed files, and previewing the start of one."""
 
 from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator
+from pathlib import PurePosixPath
 from typing import Annotated
+from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from forgeml.core.content import Manifest
 from forgeml.schemas import ContentRef, ManifestBody, MissingBlobs, WantedBlobs
+from forgeml.schemas.asset_views import ContentPreview
 from forgeml.server.deps import context
 from forgeml.services import Context
 from forgeml.services import content as service
@@ -66,6 +69,26 @@ def get_file(digest: str, path: str, ctx: Ctx) -> StreamingResponse:
             while data := stream.read(1 << 20):
                 yield data
 
+    # a browser following the link saves the file under its own name
+    filename = quote(PurePosixPath(path).name)
     return StreamingResponse(
-        chunks(), media_type="application/octet-stream", headers={"content-length": str(size)}
+        chunks(),
+        media_type="application/octet-stream",
+        headers={
+            "content-length": str(size),
+            "content-disposition": f"attachment; filename*=UTF-8''{filename}",
+        },
     )
+
+
+@router.get("/{digest}/preview/{path:path}", response_model=ContentPreview)
+def preview_file(
+    digest: str,
+    path: str,
+    ctx: Ctx,
+    rows: Annotated[int, Query(ge=1, le=1000, description="Table rows to show (CSV/TSV).")] = 50,
+    max_bytes: Annotated[
+        int, Query(ge=1, le=service.PREVIEW_MAX_BYTES, description="Bytes of the file to read.")
+    ] = 64 << 10,
+) -> ContentPreview:
+    return service.preview(ctx, digest, path, rows=rows, max_bytes=max_bytes)

@@ -7,15 +7,24 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from forgeml.schemas import Page
-from forgeml.schemas.jobs import AnyJob, Job, JobLogs, JobOutputs, PipelineJobInfo, SweepJobInfo
+from forgeml.schemas.jobs import (
+    AnyJob,
+    Job,
+    JobArtifacts,
+    JobList,
+    JobLogs,
+    JobOutputs,
+    JobYaml,
+    PipelineJobInfo,
+    SweepJobInfo,
+)
 from forgeml.schemas.runtime import RunnerAck, RunnerJob, RunnerLogs, RunnerOutputDone, RunnerState
 from forgeml.server.deps import context
 from forgeml.services import Context, job_runtime
@@ -53,27 +62,70 @@ def rerun(name: str, ctx: Ctx) -> Any:
     return service.rerun(ctx, name)
 
 
-@router.get("", response_model=Page[AnyJob])
+class JobType(StrEnum):
+    command = "command"
+    pipeline = "pipeline"
+    sweep = "sweep"
+
+
+class JobOrder(StrEnum):
+    created_at = "created_at"
+    name = "name"
+    status = "status"
+    experiment = "experiment"
+    started_at = "started_at"
+    duration = "duration"
+
+
+class SortDirection(StrEnum):
+    asc = "asc"
+    desc = "desc"
+
+
+@router.get("", response_model=JobList)
 def list_jobs(
     ctx: Ctx,
-    status: Annotated[list[str] | None, Query()] = None,
+    status: Annotated[list[str] | None, Query(description="repeatable")] = None,
+    type: Annotated[list[JobType] | None, Query(description="repeatable")] = None,
     experiment_name: str | None = None,
+    compute: str | None = None,
+    search: Annotated[
+        str | None, Query(description="a part of the name or display name (any case)")
+    ] = None,
     tag: Annotated[list[str] | None, Query(description="key or key=value; repeatable")] = None,
     parent: str | None = None,
+    order_by: JobOrder = JobOrder.created_at,
+    order: SortDirection = SortDirection.desc,
     page_token: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     all: Annotated[bool, Query(description="also list pipeline steps and sweep trials")] = False,
+    total: Annotated[bool, Query(description="count the matching jobs too")] = False,
 ) -> Any:
     return service.list_jobs(
         ctx,
         status=status,
+        job_type=[t.value for t in type or []],
         experiment_name=experiment_name,
+        compute=compute,
+        search=search,
         tags=tag,
         parent=parent,
         include_children=all,
+        order_by=order_by.value,
+        order=order.value,
         page_token=page_token,
         limit=limit,
+        with_total=total,
     )
+
+
+@router.post("/yaml", response_model=AnyJob, status_code=201)
+def create_from_yaml(ctx: Ctx, body: JobYaml) -> Any:
+    """Submit a job from its YAML text (what the studio's submit page sends), read as
+    `forgeml job create -f` reads a file, with errors naming the line. A job that needs local
+    files (a `code` folder, a local input) is refused: submit it with the CLI or SDK, which
+    upload them first."""
+    return service.submit_yaml(ctx, body.yaml, file=body.file)
 
 
 @router.get("/{name}", response_model=AnyJob)
@@ -100,6 +152,12 @@ def logs(
 @router.get("/{name}/outputs", response_model=JobOutputs)
 def outputs(name: str, ctx: Ctx) -> JobOutputs:
     return service.outputs(ctx, name)
+
+
+@router.get("/{name}/artifacts", response_model=JobArtifacts)
+def artifacts(name: str, ctx: Ctx, path: str = "") -> JobArtifacts:
+    """One folder of the job's MLflow run artifacts (what it wrote to ./outputs and ./logs)."""
+    return service.artifacts(ctx, name, path)
 
 
 def _event(kind: str, data: Any, event_id: int | None = None) -> str:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -40,6 +40,10 @@ class ContainerRecord:
     archived: bool
     created_at: datetime
     updated_at: datetime
+
+
+#: the orders a container listing accepts (the studio's sortable columns)
+CONTAINER_ORDERS = ("name", "created_at", "last_modified_at")
 
 
 def _record(row: AssetVersionRow) -> AssetRecord:
@@ -104,18 +108,28 @@ class AssetRepository:
         include_archived: bool = False,
         offset: int = 0,
         limit: int = 100,
+        descending: bool = True,
     ) -> list[AssetRecord]:
         query = select(AssetVersionRow).where(
             AssetVersionRow.kind == kind, AssetVersionRow.name == name
         )
         if not include_archived:
             query = query.where(AssetVersionRow.archived.is_(False))
-        rows = self.session.scalars(
-            query.order_by(AssetVersionRow.created_at.desc(), AssetVersionRow.version.desc())
-            .offset(offset)
-            .limit(limit)
-        ).all()
+        created, version = AssetVersionRow.created_at, AssetVersionRow.version
+        order = (created.desc(), version.desc()) if descending else (created.asc(), version.asc())
+        rows = self.session.scalars(query.order_by(*order).offset(offset).limit(limit)).all()
         return [_record(r) for r in rows]
+
+    def get_many(
+        self, kind: str, pairs: list[tuple[str, str]]
+    ) -> dict[tuple[str, str], AssetRecord]:
+        """The versions named by (name, version) pairs, in one query: a listing page's details."""
+        if not pairs:
+            return {}
+        v = AssetVersionRow
+        match = or_(*(and_(v.name == n, v.version == ver) for n, ver in pairs))
+        rows = self.session.scalars(select(v).where(v.kind == kind, match)).all()
+        return {(r.name, r.version): _record(r) for r in rows}
 
     def list_containers(
         self,
@@ -125,6 +139,9 @@ class AssetRepository:
         include_archived: bool = False,
         offset: int = 0,
         limit: int = 100,
+        order_by: str = "name",
+        descending: bool = False,
+        name: str | None = None,
     ) -> list[ContainerRecord]:
         # per-row subqueries over the (kind, name, created_at) index: a page costs its own rows,
         # not a ranking of every version in the workspace
@@ -138,20 +155,33 @@ class AssetRepository:
             .scalar_subquery()
         )
         count = select(func.count()).where(own).scalar_subquery()
-        updated = select(func.max(v.updated_at)).where(own).scalar_subquery()
+        updated = func.coalesce(
+            select(func.max(v.updated_at)).where(own).scalar_subquery(),
+            AssetContainerRow.updated_at,
+        )
         query = select(
             AssetContainerRow.name,
             latest,
             count,
             AssetContainerRow.archived,
             AssetContainerRow.created_at,
-            func.coalesce(updated, AssetContainerRow.updated_at),
+            updated,
         ).where(AssetContainerRow.kind == kind, count > 0)
+        if name is not None:
+            query = query.where(AssetContainerRow.name == name)
         if name_contains:
             query = query.where(AssetContainerRow.name.contains(name_contains, autoescape=True))
         if not include_archived:
             query = query.where(AssetContainerRow.archived.is_(False), latest.is_not(None))
-        query = query.order_by(AssetContainerRow.name).offset(offset).limit(limit)
+        key: Any = {
+            "name": AssetContainerRow.name,
+            "created_at": AssetContainerRow.created_at,
+            "last_modified_at": updated,
+        }[order_by]
+        # the name breaks ties, so that offset pages never repeat or skip a container
+        first = key.desc() if descending else key.asc()
+        tie = AssetContainerRow.name.desc() if descending else AssetContainerRow.name.asc()
+        query = query.order_by(first, tie).offset(offset).limit(limit)
         return [
             ContainerRecord(
                 name=name,

@@ -149,6 +149,28 @@ class JobFilter:
     compute: str | None = None
     #: only jobs without a parent
     top_level: bool = False
+    #: command, pipeline or sweep
+    types: tuple[str, ...] = ()
+    #: a case-insensitive part of the name or the display name
+    text: str | None = None
+
+
+#: what a listing can be ordered by; every order ends with the name, so it is total
+SORTS = ("created_at", "name", "status", "experiment", "started_at", "duration")
+#: orders whose column is never NULL: a page continues after the last row's key (keyset);
+#: the others (not started, still running) continue after a count of rows
+KEYSET_SORTS = ("created_at", "name", "status", "experiment")
+
+
+@dataclass(frozen=True)
+class JobPage:
+    """One page of a listing and where the next one starts (None: this was the last)."""
+
+    records: list[JobRecord]
+    #: the last row's (sort value, name), for a keyset order
+    last_key: tuple[Any, str] | None
+    #: how many rows the listing skipped to reach this page's end, for other orders
+    next_offset: int | None
 
 
 class JobRepository:
@@ -190,18 +212,123 @@ class JobRepository:
         self.session.flush()
         return _record(row)
 
-    def search(self, where: JobFilter, *, offset: int = 0, limit: int = 100) -> list[JobRecord]:
-        query = select(JobRow)
-        if where.statuses:
-            query = query.where(JobRow.status.in_(where.statuses))
-        if where.experiment_name is not None:
-            query = query.where(JobRow.experiment_name == where.experiment_name)
-        if where.parent is not None:
-            query = query.where(JobRow.parent == where.parent)
+    def _where(self, query: Any, where: JobFilter) -> Any:
         if where.top_level:
             query = query.where(JobRow.parent.is_(None))
+        if where.parent is not None:
+            query = query.where(JobRow.parent == where.parent)
+        if where.statuses:
+            query = query.where(JobRow.status.in_(where.statuses))
+        if where.types:
+            query = query.where(JobRow.type.in_(where.types))
+        if where.experiment_name is not None:
+            query = query.where(JobRow.experiment_name == where.experiment_name)
         if where.compute is not None:
             query = query.where(JobRow.compute == where.compute)
+        if where.text:
+            # SQLite's LIKE already ignores ASCII case (as its lower() does): no lower() per row
+            if self.dialect == "sqlite":
+                query = query.where(
+                    or_(
+                        JobRow.name.contains(where.text, autoescape=True),
+                        JobRow.display_name.contains(where.text, autoescape=True),
+                    )
+                )
+            else:
+                query = query.where(
+                    or_(
+                        JobRow.name.icontains(where.text, autoescape=True),
+                        JobRow.display_name.icontains(where.text, autoescape=True),
+                    )
+                )
+        return query
+
+    def _sort_column(self, order_by: str) -> Any:
+        if order_by == "duration":
+            if self.dialect == "sqlite":
+                return func.julianday(JobRow.ended_at) - func.julianday(JobRow.started_at)
+            return JobRow.ended_at - JobRow.started_at
+        columns = {
+            "created_at": JobRow.created_at,
+            "name": JobRow.name,
+            "status": JobRow.status,
+            "experiment": JobRow.experiment_name,
+            "started_at": JobRow.started_at,
+        }
+        return columns[order_by]
+
+    def list_page(
+        self,
+        where: JobFilter,
+        *,
+        order_by: str = "created_at",
+        descending: bool = True,
+        after: tuple[Any, str] | None = None,
+        offset: int = 0,
+        limit: int = 100,
+    ) -> JobPage:
+        """One page of jobs in the given order. The rows are found by name first, from the
+        indexes alone when they cover the filter (no job document is read), and only the
+        page's rows are loaded whole."""
+        column = self._sort_column(order_by)
+        keyset = order_by in KEYSET_SORTS
+        first = _direction(column, descending)
+        # NULLs (not started, still running) last in both directions and on both databases
+        order = [first if keyset else first.nulls_last(), _direction(JobRow.name, descending)]
+        # only what the order needs (and the tags, to filter them): the index covers it
+        wanted = [JobRow.name, column, *([JobRow.tags] if where.tags else [])]
+        query = self._where(select(*wanted), where).order_by(*order)
+        if keyset and after is not None:
+            value, name = after
+            if order_by == "created_at" and isinstance(value, str):
+                value = datetime.fromisoformat(value)
+            query = query.where(
+                or_(
+                    _beyond(column, value, descending),
+                    and_(column == value, _beyond(JobRow.name, name, descending)),
+                )
+            )
+        found: list[tuple[str, Any]] = []
+        scanned = 0
+        if not where.tags:
+            rows = self.session.execute(query.offset(0 if keyset else offset).limit(limit)).all()
+            found = [(str(r[0]), r[1]) for r in rows]
+            scanned = len(rows)
+        else:
+            # tags are a JSON map: filter in Python, in batches of the ordered listing
+            start = 0 if keyset else offset
+            while len(found) < limit:
+                rows = self.session.execute(query.offset(start).limit(500)).all()
+                for row in rows:
+                    scanned += 1
+                    tags = row[2] or {}
+                    if all(k in tags and (v is None or str(tags[k]) == v) for k, v in where.tags):
+                        found.append((str(row[0]), row[1]))
+                        if len(found) >= limit:
+                            break
+                if len(rows) < 500:
+                    break
+                start += 500
+        names = [n for n, _ in found]
+        full = {
+            r.name: r for r in self.session.scalars(select(JobRow).where(JobRow.name.in_(names)))
+        }
+        records = [_record(full[n]) for n, _ in found if n in full]
+        more = len(found) >= limit
+        last = found[-1] if found and more else None
+        return JobPage(
+            records=records,
+            last_key=(last[1], last[0]) if keyset and last is not None else None,
+            next_offset=offset + scanned if not keyset and more else None,
+        )
+
+    def count(self, where: JobFilter) -> int:
+        """How many jobs match (tags are not counted: they are filtered in Python)."""
+        query = self._where(select(func.count()).select_from(JobRow), where)
+        return int(self.session.scalar(query) or 0)
+
+    def search(self, where: JobFilter, *, offset: int = 0, limit: int = 100) -> list[JobRecord]:
+        query = self._where(select(JobRow), where)
         rows: Iterable[JobRow]
         if not where.tags:
             query = query.order_by(JobRow.created_at.desc(), JobRow.name.desc())
@@ -479,6 +606,15 @@ class JobRepository:
             LineageEdge(r.job, r.direction, r.port, r.asset_kind, r.asset_name, r.asset_version)
             for r in rows
         ]
+
+
+def _direction(column: Any, descending: bool) -> Any:
+    return column.desc() if descending else column.asc()
+
+
+def _beyond(column: Any, value: Any, descending: bool) -> Any:
+    """Rows after `value` in the listing's order."""
+    return column < value if descending else column > value
 
 
 def _output(row: JobOutputRow) -> OutputRecord:
