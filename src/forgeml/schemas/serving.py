@@ -111,3 +111,25 @@ class BatchInvoke(BaseModel):
     experiment_name: str | None = None
     job_name: str | None = None
     outputs: dict[str, Any] = Field(default_factory=dict)
+
+
+class InvokeRequest(BaseModel):
+    """A scoring request the workspace sends on the caller's behalf (the studio's test console),
+    so the caller never holds the endpoint's key."""
+
+    request: Any = Field(description="The JSON body to score, as a client would POST it.")
+    deployment_name: str | None = Field(
+        None, description="Pin a deployment (the azureml-model-deployment header); else the split."
+    )
+
+
+class InvokeResult(BaseModel):
+    """What the scoring route answered: its status, the deployment that answered, the time it
+    took and the body (JSON when it parses, else `text`)."""
+
+    status_code: int
+    deployment: str | None = None
+    latency_ms: float
+    request_id: str
+    body: Any = None
+    text: str | None = None

@@ -160,11 +160,52 @@ def get(ctx: Context, kind: str, name: str) -> OnlineEndpoint | BatchEndpoint:
     return to_view(ctx, record(ctx, name, kind))
 
 
-def list_all(ctx: Context, kind: str) -> list[OnlineEndpoint | BatchEndpoint]:
+ORDER_BY = ("created_at", "name")
+
+
+def list_page(
+    ctx: Context,
+    kind: str,
+    *,
+    name: str | None = None,
+    order_by: str = "name",
+    descending: bool = False,
+    limit: int | None = None,
+    page_token: str | None = None,
+) -> tuple[list[OnlineEndpoint | BatchEndpoint], str | None]:
+    """One page (all of them without a `limit`) of the endpoints whose name contains `name`,
+    and the next page's token.
+
+    A workspace holds tens of endpoints, not thousands: they are filtered and ordered here
+    after one read, and the token is the next page's offset."""
+    if order_by not in ORDER_BY:
+        raise SpecError(
+            f"cannot order endpoints by '{order_by}'; use one of {', '.join(ORDER_BY)}.",
+            field="order_by",
+        )
+    try:
+        offset = int(page_token) if page_token else 0
+        if offset < 0:
+            raise ValueError(page_token)
+    except ValueError:
+        raise SpecError(
+            f"'{page_token}' is not a page token of this listing; pass the next_token of the "
+            "previous page.",
+            field="page_token",
+        ) from None
     authorize(ctx, "endpoints.read")
     with ctx.db.read() as session:
         records = EndpointRepository(session).endpoints(kind)
-    return [to_view(ctx, r) for r in records]
+    if name:
+        needle = name.lower()
+        records = [r for r in records if needle in r.name.lower()]
+    if order_by == "name":
+        records.sort(key=lambda r: r.name, reverse=descending)
+    else:
+        records.sort(key=lambda r: (r.created_at, r.name), reverse=descending)
+    end = len(records) if limit is None else offset + limit
+    more = end < len(records)
+    return [to_view(ctx, r) for r in records[offset:end]], str(end) if more else None
 
 
 def keys(ctx: Context, name: str) -> EndpointKeys:
@@ -176,6 +217,14 @@ def keys(ctx: Context, name: str) -> EndpointKeys:
         primary_key=box.decrypt(found.keys["primary"]),
         secondary_key=box.decrypt(found.keys["secondary"]),
     )
+
+
+def invocation_key(ctx: Context, name: str) -> str:
+    """A key to score with on the caller's behalf (the studio's test console): the key stays
+    inside the workspace; the caller needs the right to invoke, not to read keys."""
+    authorize(ctx, "endpoints.invoke", name)
+    found = record(ctx, name, ONLINE)
+    return ctx.workspace.secrets.decrypt(found.keys["primary"])
 
 
 def regenerate_keys(ctx: Context, name: str, body: RegenerateKeys) -> None:

@@ -76,9 +76,10 @@ class RoutingTable:
         """The snapshot; after a change in this process, the fresh one (so a caller who just
         moved traffic sees it on the next request). Otherwise an old snapshot is reloaded in
         the background while requests go on with it."""
-        if self.stale:
+        if self.stale or not self.loaded:
+            # before the first snapshot, every request waits for it (not only the first one)
             async with self.lock:
-                if self.stale:
+                if self.stale or not self.loaded:
                     await self._reload()
         elif time.monotonic() - self.loaded_at > REFRESH_S and not self.lock.locked():
             self.loaded_at = time.monotonic()

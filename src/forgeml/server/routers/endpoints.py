@@ -4,9 +4,13 @@ the serving workers' routes (`/api/v1/serving/instances/{id}/...`). Scoring itse
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import json
+import time
+import uuid
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from forgeml.core.specs.endpoints import (
     AnyBatchDeployment,
@@ -26,6 +30,8 @@ from forgeml.schemas.serving import (
     InstanceAck,
     InstanceLogs,
     InstanceReport,
+    InvokeRequest,
+    InvokeResult,
     RegenerateKeys,
     TrafficUpdate,
     WorkerSpec,
@@ -53,9 +59,41 @@ def create_or_update(ctx: Ctx, body: Annotated[dict[str, Any], Body()]) -> Any:
     return service.create_or_update(ctx, ONLINE, body)
 
 
+class Listing:
+    """The query of an endpoint listing: a name filter, an order and a page."""
+
+    def __init__(
+        self,
+        name_contains: Annotated[
+            str | None, Query(description="only names with this in them")
+        ] = None,
+        order_by: Annotated[Literal["created_at", "name"], Query()] = "name",
+        order: Annotated[Literal["asc", "desc"], Query()] = "asc",
+        limit: Annotated[int | None, Query(ge=1, le=1000, description="all when not given")] = None,
+        page_token: str | None = None,
+    ) -> None:
+        self.name = name_contains
+        self.order_by = order_by
+        self.descending = order == "desc"
+        self.limit = limit
+        self.page_token = page_token
+
+    def page(self, ctx: Context, kind: str) -> dict[str, Any]:
+        items, next_token = service.list_page(
+            ctx,
+            kind,
+            name=self.name,
+            order_by=self.order_by,
+            descending=self.descending,
+            limit=self.limit,
+            page_token=self.page_token,
+        )
+        return {"items": items, "next_token": next_token}
+
+
 @router.get("", response_model=Page[OnlineEndpoint])
-def list_endpoints(ctx: Ctx) -> Any:
-    return Page[OnlineEndpoint](items=service.list_all(ctx, ONLINE))
+def list_endpoints(ctx: Ctx, listing: Annotated[Listing, Depends()]) -> Any:
+    return listing.page(ctx, ONLINE)
 
 
 @router.get("/{name}", response_model=OnlineEndpoint)
@@ -67,6 +105,63 @@ def get(name: str, ctx: Ctx) -> Any:
 def update_traffic(name: str, ctx: Ctx, body: TrafficUpdate) -> Any:
     """Set the live split (`traffic`) and/or the mirrored share (`mirror_traffic`)."""
     return service.update_traffic(ctx, name, body)
+
+
+@router.post("/{name}/invoke", response_model=InvokeResult)
+async def invoke(name: str, ctx: Ctx, body: InvokeRequest, request: Request) -> InvokeResult:
+    """Score `request` on the caller's behalf, through the same router as
+    `/endpoints/<name>/score` (its split, figures and request log), so that the caller never
+    holds a key. The scoring answer, errors included, is in the result."""
+    key = await run_in_threadpool(service.invocation_key, ctx, name)
+    headers = [
+        (b"authorization", f"Bearer {key}".encode()),
+        (b"content-type", b"application/json"),
+        (b"x-request-id", uuid.uuid4().hex.encode()),
+    ]
+    if body.deployment_name:
+        headers.append((b"azureml-model-deployment", body.deployment_name.encode()))
+    payload = json.dumps(body.request).encode()
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": f"/endpoints/{name}/score",
+        "headers": headers,
+        "query_string": b"",
+    }
+    sent = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        sent = True
+        return {"type": "http.request", "body": payload, "more_body": False}
+
+    answer: dict[str, Any] = {"status": 500, "headers": [], "body": b""}
+
+    async def send(message: Any) -> None:
+        if message["type"] == "http.response.start":
+            answer["status"] = message["status"]
+            answer["headers"] = message.get("headers", [])
+        elif message["type"] == "http.response.body":
+            answer["body"] += message.get("body", b"")
+
+    started = time.perf_counter()
+    await request.app.state.serving.handle(scope, receive, send)
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    found = {k.decode("latin-1"): v.decode("latin-1") for k, v in answer["headers"]}
+    text = answer["body"].decode("utf-8", errors="replace")
+    try:
+        parsed: Any = json.loads(text)
+        text_out = None
+    except ValueError:
+        parsed, text_out = None, text
+    return InvokeResult(
+        status_code=answer["status"],
+        deployment=found.get("azureml-model-deployment"),
+        latency_ms=round(elapsed_ms, 3),
+        request_id=found.get("x-request-id", ""),
+        body=parsed,
+        text=text_out,
+    )
 
 
 @router.delete("/{name}", status_code=202)
@@ -156,8 +251,8 @@ def create_or_update_batch(ctx: Ctx, body: Annotated[dict[str, Any], Body()]) ->
 
 
 @batch.get("", response_model=Page[BatchEndpoint])
-def list_batch(ctx: Ctx) -> Any:
-    return Page[BatchEndpoint](items=service.list_all(ctx, BATCH))
+def list_batch(ctx: Ctx, listing: Annotated[Listing, Depends()]) -> Any:
+    return listing.page(ctx, BATCH)
 
 
 @batch.get("/{name}", response_model=BatchEndpoint)
