@@ -1,22 +1,24 @@
 // Every studio route. The first path segments are the ones the server serves the studio at
 // (src/forgeml/server/studio.py: SECTIONS); they never collide with /api, /docs or /endpoints.
-import type { ReactElement } from "react";
+import { lazy, Suspense, type ReactElement } from "react";
 import { Navigate, Route, Routes } from "react-router-dom";
-import { Home } from "./pages/home/Home";
-import { JobsList } from "./pages/jobs/JobsList";
-import { JobPage } from "./pages/jobs/JobPage";
-import { SubmitJob } from "./pages/jobs/SubmitJob";
-import { PipelinesList } from "./pages/pipelines/PipelinesList";
-import { ComparePage } from "./pages/compare/ComparePage";
-import { AssetList } from "./pages/assets/AssetList";
-import { AssetVersions } from "./pages/assets/AssetVersions";
-import { AssetVersionPage } from "./pages/assets/AssetVersionPage";
-import { EndpointsList } from "./pages/endpoints/EndpointsList";
-import { OnlineEndpointPage } from "./pages/endpoints/OnlineEndpointPage";
-import { BatchEndpointPage } from "./pages/endpoints/BatchEndpointPage";
-import { ComputeList } from "./pages/compute/ComputeList";
-import { ComputePage } from "./pages/compute/ComputePage";
+import { Loading } from "./components/ui";
 import { NotFound } from "./pages/NotFound";
+
+const Home = lazy(() => import("./pages/home/Home").then((m) => ({ default: m.Home })));
+const JobsList = lazy(() => import("./pages/jobs/JobsList").then((m) => ({ default: m.JobsList })));
+const JobPage = lazy(() => import("./pages/jobs/JobPage").then((m) => ({ default: m.JobPage })));
+const SubmitJob = lazy(() => import("./pages/jobs/SubmitJob").then((m) => ({ default: m.SubmitJob })));
+const PipelinesList = lazy(() => import("./pages/pipelines/PipelinesList").then((m) => ({ default: m.PipelinesList })));
+const ComparePage = lazy(() => import("./pages/compare/ComparePage").then((m) => ({ default: m.ComparePage })));
+const AssetList = lazy(() => import("./pages/assets/AssetList").then((m) => ({ default: m.AssetList })));
+const AssetVersions = lazy(() => import("./pages/assets/AssetVersions").then((m) => ({ default: m.AssetVersions })));
+const AssetVersionPage = lazy(() => import("./pages/assets/AssetVersionPage").then((m) => ({ default: m.AssetVersionPage })));
+const EndpointsList = lazy(() => import("./pages/endpoints/EndpointsList").then((m) => ({ default: m.EndpointsList })));
+const OnlineEndpointPage = lazy(() => import("./pages/endpoints/OnlineEndpointPage").then((m) => ({ default: m.OnlineEndpointPage })));
+const BatchEndpointPage = lazy(() => import("./pages/endpoints/BatchEndpointPage").then((m) => ({ default: m.BatchEndpointPage })));
+const ComputeList = lazy(() => import("./pages/compute/ComputeList").then((m) => ({ default: m.ComputeList })));
+const ComputePage = lazy(() => import("./pages/compute/ComputePage").then((m) => ({ default: m.ComputePage })));
 
 export type AssetKind = "data" | "models" | "environments" | "components";
 
@@ -41,8 +43,10 @@ export const NAV: { label: string; to?: string; icon?: ReactElement; section?: b
   { label: "Compute", to: "/compute", icon: i("M6 4h12v6H6zm0 10h12v6H6zm2-8v2h2V6zm0 10v2h2v-2z") },
 ];
 
+// each section is its own script, fetched when first opened: the first page runs only its own code
 export function StudioRoutes() {
   return (
+    <Suspense fallback={<Loading />}>
     <Routes>
       <Route path="/" element={<Home />} />
       <Route path="/home" element={<Navigate to="/" replace />} />
@@ -64,5 +68,6 @@ export function StudioRoutes() {
       <Route path="/compute/:name" element={<ComputePage />} />
       <Route path="*" element={<NotFound />} />
     </Routes>
+    </Suspense>
   );
 }

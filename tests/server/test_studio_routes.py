@@ -42,7 +42,14 @@ def test_a_build_is_served_at_every_studio_route_with_its_static_files(tmp_path:
             page = http.get(path)
             assert page.status_code == 200 and 'id="root"' in page.text, path
             assert page.headers["cache-control"] == "no-cache"
-    assert http.get("/static/app-1.js").text == "console.log(1)"
+    script = http.get("/static/app-1.js")
+    assert script.text == "console.log(1)"
+    assert script.headers["content-encoding"] == "gzip"
+    assert "immutable" in script.headers["cache-control"]
+    plain = http.get("/static/app-1.js", headers={"Accept-Encoding": "identity"})
+    assert plain.text == "console.log(1)" and "content-encoding" not in plain.headers
+    assert http.get("/static/..%2Findex.html").status_code == 404
+    assert http.get("/static/nope.js").status_code == 404
     assert http.get("/favicon.svg").status_code == 200
     # not a studio section: not the studio's page
     assert http.get("/endpoints/e/score").status_code == 404

@@ -5,11 +5,12 @@ fixed list of first path segments, so they never shadow the API (`/api/...`, `/o
 
 from __future__ import annotations
 
+import gzip
+import mimetypes
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
-from fastapi.staticfiles import StaticFiles
 
 #: where the build writes the studio (see studio/vite.config.ts)
 DIST = Path(__file__).with_name("studio_dist")
@@ -42,12 +43,45 @@ it needs Node.js 20 and npm.</p></body></html>
 """
 
 
+class StaticFiles:
+    """The build's content-hashed files: cached for good by browsers, and gzipped (once, kept in
+    memory) for a browser that accepts it, which cuts the first page's script to a third."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder.resolve()
+        self.zipped: dict[Path, bytes] = {}
+
+    def __call__(self, path: str, request: Request) -> Response:
+        file = (self.folder / path).resolve()
+        if not file.is_relative_to(self.folder) or not file.is_file():
+            return Response(status_code=404)
+        media = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+        headers = {
+            "Cache-Control": "public, max-age=31536000, immutable",
+            "Vary": "Accept-Encoding",
+        }
+        if "gzip" not in request.headers.get("accept-encoding", "") or not _compressible(media):
+            return FileResponse(file, media_type=media, headers=headers)
+        body = self.zipped.get(file)
+        if body is None:
+            body = self.zipped[file] = gzip.compress(file.read_bytes(), compresslevel=9)
+        return Response(body, media_type=media, headers={**headers, "Content-Encoding": "gzip"})
+
+
+def _compressible(media: str) -> bool:
+    return media.startswith("text/") or media in ("application/javascript", "image/svg+xml")
+
+
 def mount(app: FastAPI, dist: Path = DIST) -> None:
     """Serve the studio from `dist`, or a page that says how to build it."""
     index = dist / "index.html"
-    static = dist / "static"
-    if static.is_dir():
-        app.mount("/static", StaticFiles(directory=static), name="studio-static")
+    app.add_api_route(
+        "/static/{path:path}",
+        StaticFiles(dist / "static"),
+        methods=["GET"],
+        include_in_schema=False,
+        response_model=None,
+    )
 
     def page() -> Response:
         if index.is_file():

@@ -1,3 +1,4 @@
+import type React from "react";
 import { useCallback, useEffect, useRef, useState } from "react";
 import { useSearchParams } from "react-router-dom";
 
@@ -86,4 +87,26 @@ export function useDebounced<T>(value: T, ms = 250): T {
     return () => window.clearTimeout(t);
   }, [value, ms]);
   return v;
+}
+
+/** Whether the element has come near the screen once (it stays true after). */
+export function useSeen<T extends Element>(margin = "300px"): [React.RefObject<T | null>, boolean] {
+  const ref = useRef<T>(null);
+  const [seen, setSeen] = useState(false);
+  useEffect(() => {
+    const el = ref.current;
+    if (!el || seen) return;
+    const watch = new IntersectionObserver(
+      (entries) => {
+        if (entries.some((e) => e.isIntersecting)) {
+          setSeen(true);
+          watch.disconnect();
+        }
+      },
+      { rootMargin: margin },
+    );
+    watch.observe(el);
+    return () => watch.disconnect();
+  }, [seen, margin]);
+  return [ref, seen];
 }

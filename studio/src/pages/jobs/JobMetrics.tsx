@@ -5,13 +5,19 @@ import { api, unwrap } from "../../api/client";
 import { LineChart, type Line } from "../../components/LineChart";
 import { Card, Code, Empty, ErrorBox, Loading } from "../../components/ui";
 import { formatNumber } from "../../lib/format";
-import { useLoad } from "../../lib/hooks";
+import { useLoad, useQueryParam, useSeen } from "../../lib/hooks";
 
 function MetricChart({ job, metric, running }: { job: string; metric: string; running: boolean }) {
+  // a chart reads its series only once it comes near the screen: a run with fifty metrics must
+  // not queue fifty requests behind the browser's six connections before the first chart draws
+  const [box, seen] = useSeen<HTMLDivElement>();
   const series = useLoad(
-    () => unwrap(api.GET("/api/v1/metrics/series", { params: { query: { key: metric, job: [job], max_points: 1000 } } })),
-    [job, metric],
-    { pollMs: 5000, pollWhile: () => running },
+    () =>
+      seen
+        ? unwrap(api.GET("/api/v1/metrics/series", { params: { query: { key: metric, job: [job], max_points: 1000 } } }))
+        : Promise.resolve(undefined),
+    [job, metric, seen],
+    { pollMs: 5000, pollWhile: () => running && seen },
   );
   const lines: Line[] = useMemo(
     () =>
@@ -24,6 +30,7 @@ function MetricChart({ job, metric, running }: { job: string; metric: string; ru
   );
   const item = series.data?.items[0];
   return (
+    <div ref={box}>
     <Card>
       <ErrorBox error={series.error} title={`${metric} could not be read`} />
       {series.data ? <LineChart title={metric} lines={lines} height={200} /> : !series.error && <Loading label="Reading the series" />}
@@ -33,6 +40,7 @@ function MetricChart({ job, metric, running }: { job: string; metric: string; ru
         </p>
       )}
     </Card>
+    </div>
   );
 }
 
@@ -42,9 +50,12 @@ export function JobMetrics({ name, running }: { name: string; running: boolean }
     [name],
     { pollMs: 4000, pollWhile: () => running },
   );
-  const metrics = run.data?.metrics ?? [];
+  const [filter, setFilter] = useQueryParam("metric");
+  const all = run.data?.metrics ?? [];
+  const needle = filter.trim().toLowerCase();
+  const metrics = needle ? all.filter((m) => m.key.toLowerCase().includes(needle)) : all;
   if (!run.data && !run.error) return <Loading label="Reading the metrics" />;
-  if (!metrics.length) {
+  if (!all.length) {
     return (
       <Empty title={running ? "No metrics yet" : "This job logged no metrics"}>
         A job logs metrics through MLflow, for example <Code>mlflow.log_metric("loss", 0.25, step=3)</Code>
@@ -62,6 +73,22 @@ export function JobMetrics({ name, running }: { name: string; running: boolean }
           </span>
         ))}
       </p>
+      <div className="toolbar">
+        <div className="field">
+          <label htmlFor="metric-filter">Filter metrics</label>
+          <input
+            id="metric-filter"
+            type="search"
+            placeholder="Metric name"
+            value={filter}
+            onChange={(e) => setFilter(e.target.value)}
+          />
+        </div>
+        <span className="muted">
+          {metrics.length} of {all.length} metrics
+        </span>
+      </div>
+      {metrics.length === 0 && <Empty title={`No metric name contains "${filter}"`} />}
       <div className="metric-grid">
         {metrics.map((m) => (
           <MetricChart key={m.key} job={name} metric={m.key} running={running} />
