@@ -4,6 +4,8 @@ line; local files are refused with what to do), and a model registered from a jo
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -115,6 +117,24 @@ def test_orders_page_through_every_job_once(http: TestClient, seeded: list[str])
     )
     assert wrong.status_code == 422 and "page token" in wrong.json()["message"]
     assert http.get("/api/v1/jobs", params={"page_token": "nonsense!"}).status_code == 422
+
+
+def test_old_numeric_tokens_skip_and_tampered_tokens_are_refused(
+    http: TestClient, seeded: list[str]
+) -> None:
+    newest_first = list(reversed(seeded))
+    assert names(http, page_token="2", limit=2) == newest_first[2:4]
+    for doc in (
+        {"by": "created_at", "desc": True, "after": ["garbage", "x"]},
+        {"by": "created_at", "desc": True, "after": [{"a": 1}, "x"]},
+        {"by": "created_at", "desc": True, "after": ["2026-01-01T00:00:00", [1]]},
+        {"by": "created_at", "desc": True, "offset": -3},
+        {"by": "created_at", "desc": True, "offset": True},
+    ):
+        token = base64.urlsafe_b64encode(json.dumps(doc).encode()).decode().rstrip("=")
+        answer = http.get("/api/v1/jobs", params={"page_token": token})
+        assert answer.status_code == 422, (doc, answer.text)
+        assert "page token" in answer.json()["message"]
 
 
 def test_a_count_of_the_matches_comes_on_request(http: TestClient, seeded: list[str]) -> None:

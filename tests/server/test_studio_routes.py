@@ -50,6 +50,8 @@ def test_a_build_is_served_at_every_studio_route_with_its_static_files(tmp_path:
     assert plain.text == "console.log(1)" and "content-encoding" not in plain.headers
     assert http.get("/static/..%2Findex.html").status_code == 404
     assert http.get("/static/nope.js").status_code == 404
+    assert http.get("/static/a%00b").status_code == 404
+    assert http.get("/static/" + "x" * 300).status_code == 404
     assert http.get("/favicon.svg").status_code == 200
     # not a studio section: not the studio's page
     assert http.get("/endpoints/e/score").status_code == 404

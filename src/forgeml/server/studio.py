@@ -52,8 +52,12 @@ class StaticFiles:
         self.zipped: dict[Path, bytes] = {}
 
     def __call__(self, path: str, request: Request) -> Response:
-        file = (self.folder / path).resolve()
-        if not file.is_relative_to(self.folder) or not file.is_file():
+        try:
+            file = (self.folder / path).resolve()
+            found = file.is_relative_to(self.folder) and file.is_file()
+        except (OSError, ValueError):  # a NUL byte, a name too long for the file system
+            found = False
+        if not found:
             return Response(status_code=404)
         media = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
         headers = {

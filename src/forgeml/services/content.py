@@ -116,9 +116,13 @@ def preview(
         # the last line was cut in the middle: show whole rows only
         text = text[: text.rfind("\n") + 1] if "\n" in text else ""
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    columns = next(reader, [])
-    table = list(itertools.islice(reader, rows))
-    more = next(reader, None) is not None
+    try:
+        columns = next(reader, [])
+        table = list(itertools.islice(reader, rows))
+        more = next(reader, None) is not None
+    except csv.Error:
+        # a field past the csv module's limit, or a quote never closed: show the text as is
+        return ContentPreview(path=path, size=size, kind="text", text=text, truncated=cut)
     return ContentPreview(
         path=path, size=size, kind="table", columns=columns, rows=table, truncated=cut or more
     )

@@ -647,9 +647,19 @@ def _decode_token(token: str, order_by: str, descending: bool) -> dict[str, Any]
     if not isinstance(doc, dict) or doc.get("by") != order_by or doc.get("desc") != descending:
         raise bad
     after = doc.get("after")
-    if after is not None and not (isinstance(after, list) and len(after) == 2):
-        raise bad
-    if not isinstance(doc.get("offset", 0), int):
+    if after is not None:
+        if not (isinstance(after, list) and len(after) == 2 and isinstance(after[1], str)):
+            raise bad
+        value = after[0]
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise bad
+        if order_by == "created_at":
+            try:
+                datetime.fromisoformat(str(value))
+            except ValueError:
+                raise bad from None
+    offset = doc.get("offset", 0)
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
         raise bad
     return doc
 

@@ -9,6 +9,7 @@ from forgeml.core.errors import NotFoundError, SpecError
 from forgeml.schemas.metrics import LatestMetric, MetricSeries, RunSummary, SeriesPoint
 from forgeml.services.authz import authorize
 from forgeml.services.context import Context
+from forgeml.store.repositories.jobs import JobRepository
 from forgeml.store.repositories.metric_series import MetricSeriesRepository
 from forgeml.store.repositories.runs import RunRepository
 
@@ -22,7 +23,14 @@ def summary(ctx: Context, job: str) -> RunSummary:
     with ctx.db.read() as session:
         run = RunRepository(session).get(job)
         if run is None:
-            raise NotFoundError(f"job '{job}' has no tracking run yet; it has logged nothing.")
+            if JobRepository(session).get(job) is None:
+                raise NotFoundError(
+                    f"there is no job or MLflow run named '{job}'; check the name "
+                    "(`forgeml job list` lists the jobs)."
+                )
+            raise NotFoundError(
+                f"job '{job}' has no tracking run yet: it starts when the job starts running."
+            )
         latest = MetricSeriesRepository(session).latest(job)
     return RunSummary(
         job=job,

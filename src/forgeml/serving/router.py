@@ -64,6 +64,7 @@ class RoutingTable:
         #: called with each fresh snapshot (the router closes connections to gone addresses)
         self.on_reload: Callable[[dict[str, RoutedEndpoint]], None] | None = None
         self.stale = True
+        self.failed_at: float | None = None
         self.lock = asyncio.Lock()
         self.background: asyncio.Task[None] | None = None
         workspace.listeners.append(self._heard)
@@ -77,14 +78,19 @@ class RoutingTable:
         moved traffic sees it on the next request). Otherwise an old snapshot is reloaded in
         the background while requests go on with it."""
         if self.stale or not self.loaded:
-            # before the first snapshot, every request waits for it (not only the first one)
+            # before the first snapshot, every request waits for it (not only the first one);
+            # but when reading it has just failed, the waiters answer at once (503) rather than
+            # each trying again in turn behind the lock
             async with self.lock:
-                if self.stale or not self.loaded:
+                if self.stale or (not self.loaded and not self._failed_lately()):
                     await self._reload()
         elif time.monotonic() - self.loaded_at > REFRESH_S and not self.lock.locked():
             self.loaded_at = time.monotonic()
             self.background = asyncio.get_running_loop().create_task(self._locked_reload())
         return self.endpoints
+
+    def _failed_lately(self) -> bool:
+        return self.failed_at is not None and time.monotonic() - self.failed_at < REFRESH_S
 
     async def _locked_reload(self) -> None:
         async with self.lock:
@@ -95,9 +101,11 @@ class RoutingTable:
         try:
             self.endpoints = await asyncio.to_thread(serving.routing, self.ctx)
             self.loaded = True
+            self.failed_at = None
             if self.on_reload is not None:
                 self.on_reload(self.endpoints)
         except Exception:  # keep serving from the last snapshot
+            self.failed_at = time.monotonic()
             log.exception("could not reload the routing table")
         self.loaded_at = time.monotonic()
 

@@ -15,6 +15,9 @@ from typing import Any
 from forgeml.core.errors import SpecError
 
 FieldPath = tuple[str | int, ...]
+#: how many values one document may expand to: aliases (`*name`) repeat what their anchor holds,
+#: and a few nested ones (a "billion laughs" document) would otherwise expand without end
+MAX_NODES = 200_000
 
 
 class Locator:
@@ -32,26 +35,40 @@ class Locator:
         return None
 
 
-def _plain(node: Any, path: FieldPath, lines: dict[FieldPath, int]) -> Any:
+class _Budget:
+    def __init__(self, file: str) -> None:
+        self.left = MAX_NODES
+        self.file = file
+        self.open: set[int] = set()  # the containers being copied: one met again loops
+
+    def spend(self, node: Any) -> None:
+        self.left -= 1
+        if self.left < 0:
+            raise SpecError(
+                f"the document expands to more than {MAX_NODES:,} values (its aliases repeat "
+                "what their anchors hold). Write the values out, or split the document.",
+                file=self.file,
+            )
+
+
+def _plain(node: Any, path: FieldPath, lines: dict[FieldPath, int], budget: _Budget) -> Any:
     """Turn ruamel's commented containers into plain ones, recording each key's line."""
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-    if isinstance(node, CommentedMap):
-        out: dict[str, Any] = {}
-        for key, value in node.items():
-            child = (*path, str(key))
-            with contextlib.suppress(KeyError, TypeError, AttributeError):
-                lines[child] = int(node.lc.key(key)[0]) + 1
-            out[str(key)] = _plain(value, child, lines)
-        return out
-    if isinstance(node, CommentedSeq):
-        items = []
-        for i, value in enumerate(node):
-            child = (*path, i)
-            with contextlib.suppress(KeyError, TypeError, AttributeError):
-                lines[child] = int(node.lc.item(i)[0]) + 1
-            items.append(_plain(value, child, lines))
-        return items
+    budget.spend(node)
+    if isinstance(node, (CommentedMap, CommentedSeq)):
+        if id(node) in budget.open:
+            raise SpecError(
+                f"an alias at {'.'.join(map(str, path))} refers to a value that contains it; "
+                "a document must not contain itself.",
+                file=budget.file,
+                line=lines.get(path),
+            )
+        budget.open.add(id(node))
+        try:
+            return _container(node, path, lines, budget)
+        finally:
+            budget.open.discard(id(node))
     if isinstance(node, str):
         return str(node)
     if isinstance(node, bool):
@@ -61,6 +78,26 @@ def _plain(node: Any, path: FieldPath, lines: dict[FieldPath, int]) -> Any:
     if isinstance(node, float):
         return float(node)
     return node
+
+
+def _container(node: Any, path: FieldPath, lines: dict[FieldPath, int], budget: _Budget) -> Any:
+    from ruamel.yaml.comments import CommentedMap
+
+    if isinstance(node, CommentedMap):
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            child = (*path, str(key))
+            with contextlib.suppress(KeyError, TypeError, AttributeError):
+                lines[child] = int(node.lc.key(key)[0]) + 1
+            out[str(key)] = _plain(value, child, lines, budget)
+        return out
+    items = []
+    for i, value in enumerate(node):
+        child = (*path, i)
+        with contextlib.suppress(KeyError, TypeError, AttributeError):
+            lines[child] = int(node.lc.item(i)[0]) + 1
+        items.append(_plain(value, child, lines, budget))
+    return items
 
 
 def parse_yaml(text: str, *, file: str = "<string>") -> tuple[Any, Locator]:
@@ -78,7 +115,7 @@ def parse_yaml(text: str, *, file: str = "<string>") -> tuple[Any, Locator]:
             line=line,
         ) from None
     lines: dict[FieldPath, int] = {}
-    return _plain(raw, (), lines), Locator(lines)
+    return _plain(raw, (), lines, _Budget(file)), Locator(lines)
 
 
 def load_yaml_file(path: str | Path) -> tuple[dict[str, Any], Locator]:

@@ -291,12 +291,14 @@ class JobRepository:
         found: list[tuple[str, Any]] = []
         scanned = 0
         if not where.tags:
-            rows = self.session.execute(query.offset(0 if keyset else offset).limit(limit)).all()
+            rows = self.session.execute(
+                query.offset(offset if after is None else 0).limit(limit)
+            ).all()
             found = [(str(r[0]), r[1]) for r in rows]
             scanned = len(rows)
         else:
             # tags are a JSON map: filter in Python, in batches of the ordered listing
-            start = 0 if keyset else offset
+            start = offset if after is None else 0
             while len(found) < limit:
                 rows = self.session.execute(query.offset(start).limit(500)).all()
                 for row in rows:

@@ -3,9 +3,10 @@ that a series of any length comes back as a bounded number of rows."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-from sqlalchemy import Float, Integer, cast, func, select
+from sqlalchemy import Float, cast, func, select
 from sqlalchemy.orm import Session
 
 from forgeml.store.tables_tracking import LatestMetricRow, MetricRow
@@ -44,15 +45,17 @@ class MetricSeriesRepository:
         total = int(total or 0)
         if total == 0:
             return 0, False, []
-        if total <= max_points or low == high:
+        if total <= max_points:
             rows = self.session.execute(
                 select(MetricRow.step, MetricRow.value)
                 .where(*where)
                 .order_by(MetricRow.step, MetricRow.timestamp)
             )
             return total, False, [(float(s), float(v), float(v), float(v)) for s, v in rows]
-        width = (float(high) - float(low)) / max_points
-        bucket = cast((cast(MetricRow.step, Float) - float(low)) / width, Integer)
+        # integer division truncates alike on SQLite and PostgreSQL (a cast of a float rounds on
+        # one and truncates on the other); every bucket is as wide, the last step in the last one
+        span = int(high) - int(low) + 1
+        bucket = ((MetricRow.step - int(low)) * max_points) // span
         buckets: Any = self.session.execute(
             select(
                 bucket.label("b"),
@@ -68,5 +71,10 @@ class MetricSeriesRepository:
         return (
             total,
             True,
-            [(float(r[1]), float(r[2]), float(r[3]), float(r[4])) for r in buckets],
+            [(_num(r[1]), _num(r[2]), _num(r[3]), _num(r[4])) for r in buckets],
         )
+
+
+def _num(value: Any) -> float:
+    # a bucket holding both infinities averages to NaN, which SQLite hands back as NULL
+    return math.nan if value is None else float(value)
