@@ -2,7 +2,7 @@
 // the page for the current route (routes.tsx).
 import { useEffect, useRef, useState } from "react";
 import { NavLink, useLocation } from "react-router-dom";
-import { StudioRoutes, NAV } from "./routes";
+import { StudioRoutes, NAV, prefetchSections } from "./routes";
 
 function useTheme(): [string, () => void] {
   const [theme, setTheme] = useState(document.documentElement.dataset.theme ?? "light");
@@ -23,6 +23,7 @@ export function App() {
   const [theme, toggle] = useTheme();
   const location = useLocation();
   const first = useRef(true);
+  useEffect(prefetchSections, []);
   useEffect(() => {
     // a new page (not the first one): move the focus to its content, as a screen reader expects
     if (first.current) {

@@ -5,20 +5,44 @@ import { Navigate, Route, Routes } from "react-router-dom";
 import { Loading } from "./components/ui";
 import { NotFound } from "./pages/NotFound";
 
-const Home = lazy(() => import("./pages/home/Home").then((m) => ({ default: m.Home })));
-const JobsList = lazy(() => import("./pages/jobs/JobsList").then((m) => ({ default: m.JobsList })));
-const JobPage = lazy(() => import("./pages/jobs/JobPage").then((m) => ({ default: m.JobPage })));
-const SubmitJob = lazy(() => import("./pages/jobs/SubmitJob").then((m) => ({ default: m.SubmitJob })));
-const PipelinesList = lazy(() => import("./pages/pipelines/PipelinesList").then((m) => ({ default: m.PipelinesList })));
-const ComparePage = lazy(() => import("./pages/compare/ComparePage").then((m) => ({ default: m.ComparePage })));
-const AssetList = lazy(() => import("./pages/assets/AssetList").then((m) => ({ default: m.AssetList })));
-const AssetVersions = lazy(() => import("./pages/assets/AssetVersions").then((m) => ({ default: m.AssetVersions })));
-const AssetVersionPage = lazy(() => import("./pages/assets/AssetVersionPage").then((m) => ({ default: m.AssetVersionPage })));
-const EndpointsList = lazy(() => import("./pages/endpoints/EndpointsList").then((m) => ({ default: m.EndpointsList })));
-const OnlineEndpointPage = lazy(() => import("./pages/endpoints/OnlineEndpointPage").then((m) => ({ default: m.OnlineEndpointPage })));
-const BatchEndpointPage = lazy(() => import("./pages/endpoints/BatchEndpointPage").then((m) => ({ default: m.BatchEndpointPage })));
-const ComputeList = lazy(() => import("./pages/compute/ComputeList").then((m) => ({ default: m.ComputeList })));
-const ComputePage = lazy(() => import("./pages/compute/ComputePage").then((m) => ({ default: m.ComputePage })));
+const load = {
+  Home: () => import("./pages/home/Home"),
+  JobsList: () => import("./pages/jobs/JobsList"),
+  JobPage: () => import("./pages/jobs/JobPage"),
+  SubmitJob: () => import("./pages/jobs/SubmitJob"),
+  PipelinesList: () => import("./pages/pipelines/PipelinesList"),
+  ComparePage: () => import("./pages/compare/ComparePage"),
+  AssetList: () => import("./pages/assets/AssetList"),
+  AssetVersions: () => import("./pages/assets/AssetVersions"),
+  AssetVersionPage: () => import("./pages/assets/AssetVersionPage"),
+  EndpointsList: () => import("./pages/endpoints/EndpointsList"),
+  OnlineEndpointPage: () => import("./pages/endpoints/OnlineEndpointPage"),
+  BatchEndpointPage: () => import("./pages/endpoints/BatchEndpointPage"),
+  ComputeList: () => import("./pages/compute/ComputeList"),
+  ComputePage: () => import("./pages/compute/ComputePage"),
+};
+
+/** Fetch every section's script once the first page is up, so that later pages open at once. */
+export function prefetchSections(): void {
+  const all = () => Object.values(load).forEach((get) => void get().catch(() => undefined));
+  if ("requestIdleCallback" in window) window.requestIdleCallback(all, { timeout: 3000 });
+  else setTimeout(all, 1500);
+}
+
+const Home = lazy(() => load.Home().then((m) => ({ default: m.Home })));
+const JobsList = lazy(() => load.JobsList().then((m) => ({ default: m.JobsList })));
+const JobPage = lazy(() => load.JobPage().then((m) => ({ default: m.JobPage })));
+const SubmitJob = lazy(() => load.SubmitJob().then((m) => ({ default: m.SubmitJob })));
+const PipelinesList = lazy(() => load.PipelinesList().then((m) => ({ default: m.PipelinesList })));
+const ComparePage = lazy(() => load.ComparePage().then((m) => ({ default: m.ComparePage })));
+const AssetList = lazy(() => load.AssetList().then((m) => ({ default: m.AssetList })));
+const AssetVersions = lazy(() => load.AssetVersions().then((m) => ({ default: m.AssetVersions })));
+const AssetVersionPage = lazy(() => load.AssetVersionPage().then((m) => ({ default: m.AssetVersionPage })));
+const EndpointsList = lazy(() => load.EndpointsList().then((m) => ({ default: m.EndpointsList })));
+const OnlineEndpointPage = lazy(() => load.OnlineEndpointPage().then((m) => ({ default: m.OnlineEndpointPage })));
+const BatchEndpointPage = lazy(() => load.BatchEndpointPage().then((m) => ({ default: m.BatchEndpointPage })));
+const ComputeList = lazy(() => load.ComputeList().then((m) => ({ default: m.ComputeList })));
+const ComputePage = lazy(() => load.ComputePage().then((m) => ({ default: m.ComputePage })));
 
 export type AssetKind = "data" | "models" | "environments" | "components";
 

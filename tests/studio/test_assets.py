@@ -246,6 +246,8 @@ def test_archive_and_restore_from_the_studio(page: Page, seeded: Seeded) -> None
     expect(table.locator("tr[data-row='weather']")).to_contain_text("archived")
 
     table.get_by_role("link", name="weather", exact=True).click()
+    expect(page).to_have_url(re.compile(r"/data/weather$"))
+    expect(page.get_by_text("This data asset is archived")).to_be_visible()
     page.get_by_role("button", name="Restore data asset weather").click()
     expect(page.get_by_text("This data asset is archived")).to_have_count(0)
     page.goto("/data")

@@ -260,6 +260,7 @@ def test_the_batch_pages_show_a_deployment_and_invoke_it(
     page.get_by_label("Job name (optional)").fill("studio-batch-run")
     page.get_by_role("button", name="Invoke").click()
     expect(page).to_have_url(re.compile(r"/jobs/studio-batch-run$"))
+    expect(page.get_by_role("heading", level=1)).not_to_have_text("studio-batch")
     page.go_back()
     jobs = page.get_by_role("table", name="Jobs of this endpoint")
     expect(jobs.get_by_role("link", name="studio-batch-run")).to_be_visible()
