@@ -204,8 +204,13 @@ def test_each_instance_is_a_ray_job_and_both_serve(
 
     # the router reaches both hosts at the addresses the workers on the node reported
     assert len(pids(scorer, 40)) == 2
-    text = logs(sdk, site, "blue")
-    assert "serves at http://" in text and "init done on pid" in text
+
+    # the workers ship their output in batches: wait for it rather than read it once
+    def started() -> bool:
+        text = logs(sdk, site, "blue")
+        return "serves at http://" in text and "init done on pid" in text
+
+    wait_until(started, timeout=30, what="the instances' start lines in the deployment log")
 
 
 def served_at(sdk: MLClient, site: Site, name: str) -> dict[str, str]:
