@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, Playwright, expect, sync_playwright
 
 from forgeml import MLClient
 from tests.cli.live import Server, start_workspace
@@ -127,3 +127,12 @@ def axe_violations(page: Page, *, impacts: tuple[str, ...] = ("serious", "critic
 def assert_accessible(page: Page) -> None:
     violations = axe_violations(page)
     assert not violations, json.dumps(violations, indent=1)
+
+
+def tick(box: Locator, on: bool = True) -> None:
+    """Click a checkbox as a user does and wait for it to show the new state. (Playwright's
+    `check()` reads the state right after its click, but a box whose state lives in the URL is
+    redrawn by the router's navigation a moment later.)"""
+    if box.is_checked() != on:
+        box.click()
+    expect(box).to_be_checked(checked=on)

@@ -18,7 +18,7 @@ from playwright.sync_api import Page, expect
 import forgeml
 from forgeml import Data, Environment, MLClient, Model, load_component
 from tests.jobs.conftest import wait_for
-from tests.studio.conftest import assert_accessible, shot
+from tests.studio.conftest import assert_accessible, shot, tick
 
 ROWS = [(5.1, 3.5, "setosa"), (7.0, 3.2, "versicolor"), (6.3, 3.3, "virginica")] * 30
 
@@ -241,7 +241,7 @@ def test_archive_and_restore_from_the_studio(page: Page, seeded: Seeded) -> None
     table = page.get_by_role("table", name="Data")
     expect(table.locator("tr[data-row='iris']")).to_be_visible()
     expect(table.locator("tr[data-row='weather']")).to_have_count(0)
-    page.get_by_label("Include archived").check()
+    tick(page.get_by_label("Include archived"))
     expect(page).to_have_url(re.compile(r"archived=1"))
     expect(table.locator("tr[data-row='weather']")).to_contain_text("archived")
 
@@ -258,7 +258,7 @@ def test_archive_and_restore_from_the_studio(page: Page, seeded: Seeded) -> None
     versions = page.get_by_role("table", name="Versions of iris")
     versions.get_by_role("button", name="Archive version 1").click()
     expect(page.get_by_text("Every version is archived")).to_be_visible()
-    page.get_by_label("Include archived versions").check()
+    tick(page.get_by_label("Include archived versions"))
     versions.get_by_role("button", name="Restore version 1").click()
     expect(versions.locator("tr[data-row='1']")).not_to_contain_text("archived")
     shot(page, "assets-data-versions")

@@ -13,7 +13,7 @@ from playwright.sync_api import Page, expect
 import forgeml
 from forgeml import MLClient
 from tests.jobs.conftest import wait_for
-from tests.studio.conftest import assert_accessible, shot
+from tests.studio.conftest import assert_accessible, shot, tick
 
 TRAIN = '''\
 """Log parameters and a loss over ten steps to this job's MLflow run (MLflow's REST protocol,
@@ -74,10 +74,10 @@ def test_two_runs_side_by_side_with_an_overlaid_chart_and_runs_added_and_removed
     expect(lr_row).to_have_class(re.compile("differs"))
     expect(lr_row.locator("td")).to_have_text(["0.1", "0.5"])
     expect(params.locator("tr[data-key='optimizer']")).not_to_have_class(re.compile("differs"))
-    page.get_by_label("Only the differing values").check()
+    tick(page.get_by_label("Only the differing values"))
     expect(params.locator("tr[data-key='optimizer']")).to_have_count(0)
     expect(page).to_have_url(re.compile(r"diff=1"))
-    page.get_by_label("Only the differing values").uncheck()
+    tick(page.get_by_label("Only the differing values"), on=False)
 
     metrics = page.get_by_role("table", name="Latest metrics of the compared runs")
     expect(metrics.locator("tr[data-key='accuracy'] td")).to_have_text(["0.55", "0.75"])

@@ -13,7 +13,7 @@ from playwright.sync_api import Page, expect
 import forgeml
 from forgeml import MLClient
 from tests.jobs.conftest import wait_for
-from tests.studio.conftest import assert_accessible, shot
+from tests.studio.conftest import assert_accessible, shot, tick
 
 ENV = {"image": "python:3.11"}
 LOG_LOSS = (
@@ -111,8 +111,8 @@ def test_the_list_filters_searches_and_sorts_in_the_url(page: Page, seeded: dict
     expect(table.locator("tbody tr").first).to_have_attribute("data-row", "studio-echo")
 
     # pick two, compare
-    page.get_by_label("Select studio-echo").check()
-    page.get_by_label("Select studio-metrics").check()
+    tick(page.get_by_label("Select studio-echo"))
+    tick(page.get_by_label("Select studio-metrics"))
     page.get_by_role("button", name="Compare (2)").click()
     expect(page).to_have_url(re.compile(r"/compare\?jobs=studio-echo(,|%2C)studio-metrics"))
 
