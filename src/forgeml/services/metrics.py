@@ -3,8 +3,6 @@ latest metrics) and metric series downsampled on the server."""
 
 from __future__ import annotations
 
-import math
-
 from forgeml.core.errors import NotFoundError, SpecError
 from forgeml.schemas.metrics import LatestMetric, MetricSeries, RunSummary, SeriesPoint
 from forgeml.services.authz import authorize
@@ -31,14 +29,14 @@ def summary(ctx: Context, job: str) -> RunSummary:
             raise NotFoundError(
                 f"job '{job}' has no tracking run yet: it starts when the job starts running."
             )
-        latest = MetricSeriesRepository(session).latest(job)
+    # the run comes with each metric's newest value (NaN kept as NaN)
     return RunSummary(
         job=job,
         params=dict(run.params),
         tags=dict(run.tags),
         metrics=[
-            LatestMetric(key=k, value=math.nan if nan else v, step=s, timestamp=t)
-            for k, v, nan, s, t in latest
+            LatestMetric(key=m.key, value=m.value, step=m.step, timestamp=m.timestamp)
+            for m in sorted(run.metrics, key=lambda m: m.key)
         ],
     )
 

@@ -1,5 +1,6 @@
 """Metric histories for charts: a run's series as it was logged, or bucketed by step in SQL so
-that a series of any length comes back as a bounded number of rows."""
+that a series of any length comes back as a bounded number of rows. (A run's latest metrics
+come with the run itself: `RunRepository.get`.)"""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 from sqlalchemy import Float, cast, func, select
 from sqlalchemy.orm import Session
 
-from forgeml.store.tables_tracking import LatestMetricRow, MetricRow
+from forgeml.store.tables_tracking import MetricRow
 
 #: (step, mean, min, max) per point or bucket
 Point = tuple[float, float, float, float]
@@ -18,23 +19,6 @@ Point = tuple[float, float, float, float]
 class MetricSeriesRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
-
-    def latest(self, run_id: str) -> list[tuple[str, float, bool, int, int]]:
-        """(key, value, is_nan, step, timestamp) of each metric's newest value."""
-        query = (
-            select(
-                LatestMetricRow.key,
-                LatestMetricRow.value,
-                LatestMetricRow.is_nan,
-                LatestMetricRow.step,
-                LatestMetricRow.timestamp,
-            )
-            .where(LatestMetricRow.run_id == run_id)
-            .order_by(LatestMetricRow.key)
-        )
-        return [
-            (k, float(v), bool(n), int(s), int(t)) for k, v, n, s, t in self.session.execute(query)
-        ]
 
     def series(self, run_id: str, key: str, max_points: int) -> tuple[int, bool, list[Point]]:
         """(how many values, whether bucketed, the points in step order)."""
